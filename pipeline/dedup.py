@@ -1,0 +1,237 @@
+"""Global dedup in Beam: URL, exact text, MinHash-LSH near-duplicates and repeated lines (C4), no hot keys.
+
+Hot keys are avoided by salting: a group is first reduced within (key, salt) sub-groups, so that at most
+`SALTS` partial results per key meet in the second step; counts go through combiners.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import apache_beam as beam
+
+from pipeline.funnel import FUNNEL, dropped
+from transforms.config import CorpusConfig
+from transforms.decide import long_enough
+from transforms.dedup import MinHasher, UnionFind, line_hash, line_hashes, text_fingerprint
+from transforms.quality import quality_scores
+
+SALTS = 16
+DOCS = "docs"
+
+
+def salt(key: str) -> int:
+    """Deterministic salt of a document key (keys are hex)."""
+    return int(key[:6], 16) % SALTS
+
+
+def _epoch(fetch_time: str) -> float:
+    try:
+        return datetime.fromisoformat(fetch_time.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def newest_first(doc) -> tuple:
+    """Rank for URL dedup: the newest capture wins; ties broken by provenance (deterministic)."""
+    return (-_epoch(doc.meta["fetch_time"]), doc.warc_file, doc.meta["warc_offset"])
+
+
+def oldest_first(doc) -> tuple:
+    """Rank for exact dedup: the earliest capture (most likely the original) wins, then the smaller key."""
+    return (_epoch(doc.meta["fetch_time"]), doc.key)
+
+
+class _KeepBest(beam.DoFn):
+    """Of a group of (count, doc) pairs keep the best ranked; the others are dropped for `reason`."""
+
+    def __init__(self, rank, reason: str, count_field: str | None, final: bool):
+        self.rank, self.reason, self.count_field, self.final = rank, reason, count_field, final
+
+    def process(self, element):
+        key, entries = element
+        entries = sorted(entries, key=lambda e: self.rank(e[1]))
+        total = sum(n for n, _ in entries)
+        for _, loser in entries[1:]:
+            yield dropped(loser, self.reason)
+        best = entries[0][1]
+        if self.final:
+            yield best.updated(**{self.count_field: total}) if self.count_field else best
+        else:
+            yield key[0], (total, best)
+
+
+@beam.ptransform_fn
+def KeepBestPerKey(docs, key_fn, rank, reason: str, count_field: str | None = None):
+    """One document per key_fn(doc), the best by rank; salted two-level reduction so no key is hot."""
+    def _step(pcoll, label, final):
+        return pcoll | label >> beam.ParDo(_KeepBest(rank, reason, count_field, final)).with_outputs(FUNNEL, main=DOCS)
+
+    first = _step(docs | "KeySalted" >> beam.Map(lambda d: ((key_fn(d), salt(d.key)), (1, d)))
+                  | "GroupSalted" >> beam.GroupByKey(), "BestInSalt", False)
+    second = _step(first[DOCS] | "GroupKey" >> beam.GroupByKey(), "BestOfSalts", True)
+    return second[DOCS], (first[FUNNEL], second[FUNNEL]) | "Funnel" >> beam.Flatten()
+
+
+class _BucketEdges(beam.DoFn):
+    """Within a salted part of an LSH bucket: edges from each member to the part's smallest member."""
+
+    def process(self, element):
+        (band, _), keys = element
+        keys = sorted(set(keys))
+        for k in keys[1:]:
+            yield k, keys[0]
+        yield beam.pvalue.TaggedOutput("part_min", (band, keys[0]))
+
+
+class _Bands(beam.DoFn):
+    """((band key, salt), doc key) for each LSH band of a document."""
+
+    def __init__(self, config: CorpusConfig):
+        self.cfg = config.dedup
+
+    def setup(self):
+        self.hasher = MinHasher(self.cfg)
+
+    def process(self, doc):
+        for band in self.hasher.band_keys(doc.text):
+            yield (band, salt(doc.key)), doc.key
+
+
+class UnionFindFn(beam.CombineFn):
+    """Connected components of an edge list (accumulator: a union-find; smallest key represents a set)."""
+
+    def create_accumulator(self):
+        return UnionFind()
+
+    def add_input(self, uf, edge):
+        uf.union(*edge)
+        return uf
+
+    def merge_accumulators(self, accumulators):
+        accumulators = iter(accumulators)
+        first = next(accumulators)
+        for uf in accumulators:
+            first.merge(uf)
+        return first
+
+    def extract_output(self, uf):
+        return uf.clusters()
+
+
+class _ApplyClusters(beam.DoFn):
+    def process(self, element):
+        key, grouped = element
+        docs, clusters = list(grouped["doc"]), list(grouped["cluster"])
+        if not docs:
+            return
+        doc = docs[0]
+        root, size = clusters[0] if clusters else (key, 1)
+        if root == key:
+            yield doc.updated(dedup_cluster_size=size)
+        else:
+            yield dropped(doc, "dedup.near_duplicate")
+
+
+def _star_edges(element):
+    """Edges from each part minimum of a band to the band's smallest key."""
+    _, keys = element
+    keys = sorted(set(keys))
+    return [(k, keys[0]) for k in keys[1:]]
+
+
+def near_dedup(docs, config: CorpusConfig):
+    """Keep one document per near-duplicate component (its smallest key); it records the component size."""
+    parts = (docs | "Bands" >> beam.ParDo(_Bands(config)) | "GroupBucketParts" >> beam.GroupByKey()
+             | "PartEdges" >> beam.ParDo(_BucketEdges()).with_outputs("part_min", main="edges"))
+    band_edges = parts["part_min"] | "GroupBand" >> beam.GroupByKey() | "BandEdges" >> beam.FlatMap(_star_edges)
+    clusters = ((parts["edges"], band_edges) | "AllEdges" >> beam.Flatten()
+                | "Components" >> beam.CombineGlobally(UnionFindFn())
+                | "ClusterOf" >> beam.FlatMap(lambda m: sorted(m.items())))
+    applied = ({"doc": docs | "KeyDocs" >> beam.Map(lambda d: (d.key, d)), "cluster": clusters}
+               | "JoinClusters" >> beam.CoGroupByKey()
+               | "ApplyClusters" >> beam.ParDo(_ApplyClusters()).with_outputs(FUNNEL, main=DOCS))
+    return applied[DOCS], applied[FUNNEL]
+
+
+class LineStatsFn(beam.CombineFn):
+    """(documents holding a line, the keeper): combiner-friendly, so no line is a hot key.
+
+    The keeper is the longest holder (most Han characters, then smallest key): the document most likely to
+    survive the length check, so that a shared line is not lost from every copy.
+    """
+
+    def create_accumulator(self):
+        return 0, None
+
+    def add_input(self, acc, rank):
+        return self.merge_accumulators([acc, (1, rank)])
+
+    def merge_accumulators(self, accumulators):
+        n, keeper = 0, None
+        for m, rank in accumulators:
+            n += m
+            if rank is not None and (keeper is None or rank < keeper):
+                keeper = rank
+        return n, keeper
+
+    def extract_output(self, acc):
+        n, (_, key) = acc
+        return n, key
+
+
+def _removals(element):
+    """For one (line, salt) group: (doc key, line hash) for every holder of a repeated line but its keeper."""
+    (h, _), grouped = element
+    keepers = list(grouped["repeated"])
+    if not keepers:
+        return []
+    return [(key, h) for key in sorted(set(grouped["holders"])) if key != keepers[0]]
+
+
+class _RemoveLines(beam.DoFn):
+    def __init__(self, config: CorpusConfig):
+        self.thresholds = config.thresholds
+
+    def process(self, element):
+        _, grouped = element
+        docs = list(grouped["doc"])
+        if not docs:
+            return
+        doc = docs[0]
+        remove = set(grouped["remove"])
+        if remove:
+            text = "\n".join(line for line in doc.text.split("\n") if line_hash(line) not in remove)
+            doc = doc.updated(text, **quality_scores(text))
+        doc = doc.updated(repeated_lines_removed=len(remove))
+        if long_enough(doc.meta, self.thresholds):
+            yield doc
+        else:
+            yield dropped(doc, "dedup.too_short_after_line_dedup")
+
+
+def line_dedup(docs, config: CorpusConfig):
+    """C4-style: a line found in several documents stays only in the smallest-keyed one of them."""
+    min_chars = config.dedup.min_line_chars
+    pairs = docs | "LinePairs" >> beam.FlatMap(
+        lambda d: [(h, (-d.meta["n_han"], d.key)) for h in line_hashes(d.text, min_chars)])
+    repeated = (pairs | "LineStats" >> beam.CombinePerKey(LineStatsFn())
+                | "Repeated" >> beam.Filter(lambda kv: kv[1][0] > 1)
+                | "FanOutSalts" >> beam.FlatMap(lambda kv: [((kv[0], s), kv[1][1]) for s in range(SALTS)]))
+    holders = pairs | "SaltHolders" >> beam.Map(lambda kv: ((kv[0], salt(kv[1][1])), kv[1][1]))
+    removals = ({"repeated": repeated, "holders": holders} | "JoinLines" >> beam.CoGroupByKey()
+                | "Removals" >> beam.FlatMap(_removals))
+    applied = ({"doc": docs | "KeyDocsForLines" >> beam.Map(lambda d: (d.key, d)), "remove": removals}
+               | "JoinRemovals" >> beam.CoGroupByKey()
+               | "RemoveLines" >> beam.ParDo(_RemoveLines(config)).with_outputs(FUNNEL, main=DOCS))
+    return applied[DOCS], applied[FUNNEL]
+
+
+def deduplicate(docs, config: CorpusConfig):
+    """URL → exact → near-duplicate → repeated lines; returns (documents, funnel event collections)."""
+    docs, url_funnel = docs | "UrlDedup" >> KeepBestPerKey(
+        lambda d: d.key, newest_first, "dedup.url_duplicate", "url_captures")
+    docs, exact_funnel = docs | "ExactDedup" >> KeepBestPerKey(
+        lambda d: text_fingerprint(d.text), oldest_first, "dedup.exact_duplicate", "exact_duplicates")
+    docs, near_funnel = near_dedup(docs, config)
+    docs, line_funnel = line_dedup(docs, config)
+    return docs, (url_funnel, exact_funnel, near_funnel, line_funnel)

@@ -1,0 +1,131 @@
+"""The one configuration of the corpus job: every size cap, threshold and option, with a stable digest."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ReadConfig:
+    max_record_bytes: int = 4 * 1024 * 1024  # payload cap; larger responses are dropped, not truncated
+    max_member_bytes: int = 16 * 1024 * 1024  # decompressed gzip member cap (header + payload)
+    html_types: tuple[str, ...] = ("text/html", "application/xhtml+xml", "text/plain")
+
+
+@dataclass(frozen=True)
+class SniffConfig:
+    min_han_bytes_seqs: int = 20  # UTF-8 / GB / Big5 double-byte Han sequences, or &#NNNNN; entities
+    min_han_share: float = 0.002  # of the payload bytes, for long pages with few Han characters in a sea of markup
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    max_replacement_ratio: float = 0.01  # U+FFFD per character after the best decoding
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    extractor: str = "resiliparse"  # or "trafilatura" (more accurate, ~30x slower)
+    max_html_chars: int = 2_000_000
+    timeout_s: float = 10.0  # trafilatura only: resiliparse is linear-time C++ on a bounded input
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    redact_pii: bool = True
+    convert_script: str = "none"  # "none", "t2s" or "s2t" (phrase-level, OpenCC dictionaries)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Applied once, in transforms.decide, to scores stored with each document."""
+
+    min_han_chars: int = 150
+    min_han_ratio: float = 0.45  # Han / non-space characters
+    max_latin_ratio: float = 0.30  # Latin letters / non-space characters ("too much English")
+    min_lang_score: float = 0.50  # lid.176 probability of zh (or wuu/yue)
+    max_kana_ratio: float = 0.05  # Japanese
+    min_terminal_punct_lines: float = 0.20  # share of lines ending in sentence punctuation
+    max_dup_line_chars: float = 0.30  # characters in lines that repeat inside the document
+    max_top_2gram: float = 0.20  # share of Han characters covered by the most frequent character 2-gram
+    max_dup_5gram: float = 0.30  # share of characters inside repeated character 5-grams
+    max_symbol_ratio: float = 0.10
+    max_digit_ratio: float = 0.20
+    max_badwords_per_1k: float = 2.0
+    max_mojibake_per_1k: float = 1.0
+    max_short_line_ratio: float = 0.75  # lines under 10 characters: navigation and lists
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    shingle_chars: int = 5
+    minhash_perms: int = 112
+    lsh_bands: int = 14  # 14 bands x 8 rows: pairs at Jaccard 0.8 are found with p > 0.99
+    lsh_rounds: int = 6  # label-propagation rounds for connected components
+    min_line_chars: int = 10  # lines shorter than this are not considered for cross-document line dedup
+    max_line_repeats: int = 1  # a line is kept in this many documents; other copies removed (C4)
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class ShardConfig:
+    target_bytes: int = 64 * 1024 * 1024
+    prefix: str = "shard"
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    read: ReadConfig = field(default_factory=ReadConfig)
+    sniff: SniffConfig = field(default_factory=SniffConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    shards: ShardConfig = field(default_factory=ShardConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (tuples as lists), stable key order."""
+        return json.loads(json.dumps(dataclasses.asdict(self), sort_keys=True))
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON form: the identity of this configuration."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CorpusConfig":
+        """Build from a (partial) nested dict; unknown keys are an error."""
+        sections = {}
+        for f in dataclasses.fields(cls):
+            section_cls = f.default_factory  # type: ignore[misc]
+            values = dict(data.get(f.name, {}))
+            known = {sf.name: sf for sf in dataclasses.fields(section_cls)}
+            unknown = set(values) - set(known)
+            if unknown:
+                raise ValueError(f"unknown config keys in [{f.name}]: {sorted(unknown)}")
+            for name, value in values.items():
+                if isinstance(known[name].default, tuple):
+                    values[name] = tuple(value)
+            sections[f.name] = section_cls(**values)
+        extra = set(data) - set(sections)
+        if extra:
+            raise ValueError(f"unknown config sections: {sorted(extra)}")
+        return cls(**sections)
+
+    def with_overrides(self, assignments: list[str]) -> "CorpusConfig":
+        """Apply `section.key=value` strings (value parsed as JSON, else kept as a string)."""
+        data = self.to_dict()
+        for item in assignments:
+            path, _, raw = item.partition("=")
+            section, _, key = path.partition(".")
+            if section not in data or key not in data[section]:
+                raise ValueError(f"unknown config key: {path}")
+            try:
+                data[section][key] = json.loads(raw)
+            except json.JSONDecodeError:
+                data[section][key] = raw
+        return CorpusConfig.from_dict(data)

@@ -1,0 +1,75 @@
+"""HTML → main text, one paragraph per line, with a size guard (and a time guard for the slow extractor)."""
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from contextlib import contextmanager
+
+from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.html import HTMLTree
+
+from transforms.config import ExtractConfig
+from transforms.types import Rejected
+
+INLINE_SPACE_RE = re.compile(r"[ \t\u00a0\u3000\u2000-\u200a]+")
+TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+
+
+def normalise_paragraphs(text: str) -> str:
+    """Strip each line, collapse inline whitespace, drop empty lines; lines joined by one newline."""
+    lines = (INLINE_SPACE_RE.sub(" ", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+@contextmanager
+def _deadline(seconds: float):
+    """Raise TimeoutError after `seconds` (main thread only; elsewhere the size guard is the bound)."""
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+
+    def _expire(signum, frame):
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, _expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _resiliparse(html: str) -> tuple[str, str]:
+    tree = HTMLTree.parse(html)
+    title = tree.title or ""
+    body = extract_plain_text(tree, main_content=True, alt_texts=False, links=False, list_bullets=False,
+                              form_fields=False, noscript=False)
+    return body, title
+
+
+def _trafilatura(html: str) -> tuple[str, str]:
+    import trafilatura  # optional: only when selected
+
+    body = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True) or ""
+    m = TITLE_RE.search(html[:20000])
+    return body, (m.group(1).strip() if m else "")
+
+
+EXTRACTORS = {"resiliparse": _resiliparse, "trafilatura": _trafilatura}
+
+
+def extract(html: str, cfg: ExtractConfig) -> tuple[str, str]:
+    """(main text with paragraph breaks, page title); raises Rejected('extract', …) on guard or empty result."""
+    if len(html) > cfg.max_html_chars:
+        raise Rejected("extract", "html_too_large")
+    try:
+        with _deadline(cfg.timeout_s if cfg.extractor != "resiliparse" else 0):
+            body, title = EXTRACTORS[cfg.extractor](html)
+    except TimeoutError:
+        raise Rejected("extract", "timeout") from None
+    text = normalise_paragraphs(body)
+    if not text:
+        raise Rejected("extract", "empty")
+    return text, INLINE_SPACE_RE.sub(" ", title).strip()[:500]

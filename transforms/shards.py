@@ -1,0 +1,95 @@
+"""Deterministic WebDataset samples and tar shards, and the funnel arithmetic of the manifest."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import tarfile
+from collections import defaultdict
+from typing import BinaryIO, Iterable
+
+from transforms.types import Document
+
+SAFE_KEY_RE = re.compile(r"^[0-9a-f]{8,64}$")
+# Metadata fields that go into each sample's json, in this order (the rest of meta are scores, sorted after).
+PROVENANCE = ("url", "warc_file", "warc_offset", "warc_record_id", "fetch_time", "title", "charset",
+              "charset_declared", "charset_source", "lang", "lang_score", "script", "script_conversion",
+              "dedup_cluster_size", "exact_duplicates", "url_captures")
+
+
+def sample_json(doc: Document) -> dict:
+    """The sample's json: provenance first, then every score, all from doc.meta."""
+    out = {k: doc.meta[k] for k in PROVENANCE if k in doc.meta}
+    out["scores"] = {k: v for k, v in sorted(doc.meta.items()) if k not in out}
+    return out
+
+
+def sample_files(doc: Document) -> dict[str, bytes]:
+    """Extension → bytes of one WebDataset sample (key not included)."""
+    return {
+        "txt": doc.text.encode("utf-8"),
+        "json": json.dumps(sample_json(doc), ensure_ascii=False, sort_keys=False, separators=(",", ":")).encode("utf-8"),
+    }
+
+
+def write_tar(fileobj: BinaryIO, samples: Iterable[tuple[str, dict[str, bytes]]]) -> int:
+    """Write samples (key, {ext: bytes}) as a tar with fixed mtimes, owners and modes; returns the sample count."""
+    n = 0
+    with tarfile.open(fileobj=fileobj, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for key, files in samples:
+            if not SAFE_KEY_RE.match(key):
+                raise ValueError(f"unsafe sample key: {key!r}")
+            for ext in sorted(files):
+                info = tarfile.TarInfo(f"{key}.{ext}")
+                info.size = len(files[ext])
+                info.mtime = 0
+                info.mode = 0o644
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                tar.addfile(info, io.BytesIO(files[ext]))
+            n += 1
+    return n
+
+
+def shard_name(prefix: str, index: int, total: int) -> str:
+    """File name of shard `index` of `total` (WebDataset brace-expandable)."""
+    return f"{prefix}-{index:05d}-of-{total:05d}.tar"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def build_funnel(events: Iterable[tuple[tuple[str, str, str], int]]) -> dict:
+    """Per-input and total funnels from ((input, outcome, reason), count) where outcome is read|kept|dropped|failed.
+
+    `balanced` is true when, for every input and in total, read == kept + Σdropped + Σfailed.
+    """
+    per_input: dict[str, dict] = defaultdict(lambda: {"read": 0, "kept": 0, "dropped": {}, "failed": {}})
+    for (path, outcome, reason), n in events:
+        entry = per_input[path]
+        if outcome in ("read", "kept"):
+            entry[outcome] += n
+        else:
+            entry[outcome][reason] = entry[outcome].get(reason, 0) + n
+    total = {"read": 0, "kept": 0, "dropped": {}, "failed": {}}
+    for entry in per_input.values():
+        total["read"] += entry["read"]
+        total["kept"] += entry["kept"]
+        for outcome in ("dropped", "failed"):
+            for reason, n in entry[outcome].items():
+                total[outcome][reason] = total[outcome].get(reason, 0) + n
+
+    def _balanced(e: dict) -> bool:
+        return e["read"] == e["kept"] + sum(e["dropped"].values()) + sum(e["failed"].values())
+
+    def _sorted(e: dict) -> dict:
+        return {"read": e["read"], "kept": e["kept"], "dropped": dict(sorted(e["dropped"].items())),
+                "failed": dict(sorted(e["failed"].items()))}
+
+    return {
+        "total": _sorted(total),
+        "per_input": {p: _sorted(per_input[p]) for p in sorted(per_input)},
+        "balanced": _balanced(total) and all(_balanced(e) for e in per_input.values()),
+    }
