@@ -5,7 +5,10 @@ import re
 from collections import Counter
 from datetime import date
 
+from transforms.chars import ends_sentence
+
 MAX_BOILERPLATE_LINE = 60  # a long paragraph that mentions 版权所有 is content, not a footer
+MIN_SENTENCE_LINE = 30  # nor is a full sentence of this length: footers and menus do not end in 。
 
 BOILERPLATE = {
     "icp": re.compile(r"ICP[备证]|[京沪粤浙苏鲁川渝津冀豫闽湘鄂皖赣晋陕辽吉黑桂琼黔滇藏甘青宁新蒙]ICP|备案号|公网安备|网安备\d"),
@@ -31,7 +34,7 @@ PLACEHOLDERS = {"id": "<身份证号>", "mobile": "<手机号>", "email": "<邮�
 
 def boilerplate_category(line: str) -> str | None:
     """The boilerplate category of a short line, or None when the line is content."""
-    if len(line) > MAX_BOILERPLATE_LINE:
+    if len(line) > MAX_BOILERPLATE_LINE or (len(line) >= MIN_SENTENCE_LINE and ends_sentence(line)):
         return None
     for category, pattern in BOILERPLATE.items():
         if pattern.search(line):

@@ -1,0 +1,58 @@
+"""Shared fixtures: the configuration, the loaded per-input chain, and helpers to build WARC bytes."""
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from sample import make_sample  # noqa: E402
+from transforms.config import CorpusConfig  # noqa: E402
+from transforms.types import Record  # noqa: E402
+
+SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
+SAMPLE_GLOB = os.path.join(ROOT, "sample", "warc", "*")
+
+
+@pytest.fixture(scope="session")
+def config() -> CorpusConfig:
+    return CorpusConfig()
+
+
+@pytest.fixture(scope="session")
+def chain(config):
+    from transforms.chain import DocumentChain
+
+    return DocumentChain.load(config)
+
+
+def html_record(body: bytes, content_type: str = "text/html; charset=utf-8", url: str = "http://t.example.cn/a",
+                charset: str | None = None) -> Record:
+    """A Record as the reader would produce it, for steps that start from one."""
+    media, _, param = content_type.partition(";")
+    http_charset = charset if charset is not None else param.partition("=")[2].strip().lower()
+    return Record(url=url, warc_file="t.warc.gz", warc_offset=0, record_id="<urn:uuid:x>",
+                  fetch_time="2026-01-01T00:00:00Z", http_status=200, content_type=media.strip(),
+                  http_charset=http_charset, payload=body)
+
+
+def warc_stream(*records: bytes, gzip: bool = True) -> io.BytesIO:
+    """A seekable WARC (one gzip member per record, or plain) made of make_sample's record builders."""
+    data = b"".join(make_sample.gzip_member(r) if gzip else r for r in records)
+    return io.BytesIO(data)
+
+
+def article(paragraphs: list[str], title: str = "标题", charset_meta: str | None = "utf-8") -> str:
+    return make_sample.page(title, paragraphs, charset_meta=charset_meta)
+
+
+def requires_shared(*parts: str) -> str:
+    """Path under ../shared/data, or skip the test when that data is absent."""
+    path = os.path.join(SHARED_DATA, *parts)
+    if not os.path.exists(path):
+        pytest.skip(f"shared data absent: {path}")
+    return path

@@ -1,0 +1,161 @@
+"""The whole job on the embedded sample, on real Beam runners: contents, accounting, determinism, portability."""
+import glob
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import webdataset as wds
+
+import beam_runner
+from conftest import ROOT, SAMPLE_GLOB
+from sample import make_sample
+
+KEPT_URLS = {
+    "http://news.example.cn/2026/0301/library.html",  # UTF-8; its syndicated copy is an exact duplicate
+    "http://bbs.example.cn/thread-1024-1-1.html",  # GBK declared in the header, PII inside
+    "http://science.example.cn/autumn-leaves.html",  # its reworded copy is a near duplicate
+    "http://blog.example.cn/essay/dumplings.html",  # GBK with no declaration
+    "http://tea.example.com.tw/oolong.html",  # Big5, traditional
+    "http://travel.example.cn/watertown.html",  # declares gb2312, bytes are UTF-8
+    "http://dev.example.cn/blog/python-three-years.html",  # meta says utf-8, bytes are GBK; newest capture
+    "http://club.example.cn/../../etc/passwd?x=<script>&y=|rm%20-rf%20/",  # GB18030 by meta; unsafe URL (warcio escapes spaces)
+}
+EXPECTED_DROPS = {
+    "read.not_response": 4, "read.http_status": 2, "read.not_html": 3, "read.empty_payload": 1,
+    "read.record_too_large": 1, "extract.empty": 1, "decode.failed_undeclared": 1, "quality.bad_words": 2,
+    "quality.not_chinese": 2, "quality.mojibake": 1, "dedup.url_duplicate": 1, "dedup.exact_duplicate": 1,
+    "dedup.near_duplicate": 1, "dedup.too_short_after_line_dedup": 1,
+}
+
+
+def run_job(output, *extra):
+    return beam_runner.run(["--input", SAMPLE_GLOB, "--output", str(output), "--quiet", *extra])
+
+
+def read_samples(output):
+    shards = sorted(glob.glob(os.path.join(output, "shards", "*.tar")))
+    return list(wds.WebDataset(shards, shardshuffle=False))
+
+
+def output_bytes(output):
+    files = sorted(glob.glob(os.path.join(output, "**", "*"), recursive=True))
+    return {os.path.relpath(f, output): open(f, "rb").read() for f in files if os.path.isfile(f)}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    manifest = run_job(out)
+    return out, manifest, read_samples(out)
+
+
+def test_kept_documents_are_the_good_chinese_pages(corpus):
+    _, manifest, samples = corpus
+    assert {json.loads(s["json"])["url"] for s in samples} == KEPT_URLS
+    assert manifest["samples"] == len(samples) == manifest["funnel"]["kept"]
+
+
+def test_every_record_is_accounted_for(corpus):
+    _, manifest, _ = corpus
+    funnel = manifest["funnel"]
+    members = len(make_sample.file_a()) + len(make_sample.file_b()) + len(make_sample.file_c())
+    assert funnel["read"] == members == 31
+    assert funnel["read"] == funnel["kept"] + sum(funnel["dropped"].values()) + sum(funnel["failed"].values())
+    assert funnel["dropped"] == EXPECTED_DROPS and funnel["failed"] == {"read.gzip_corrupt": 1}
+    assert manifest["funnel_balanced"]
+    for entry in manifest["inputs"]:
+        f = entry["funnel"]
+        assert f["read"] == f["kept"] + sum(f["dropped"].values()) + sum(f["failed"].values()) > 0
+        assert entry["size"] == os.path.getsize(entry["path"])
+
+
+def test_sample_fields_and_provenance(corpus):
+    _, _, samples = corpus
+    by_url = {json.loads(s["json"])["url"]: (s["__key__"], json.loads(s["json"]), s["txt"].decode()) for s in samples}
+    for key, meta, text in by_url.values():
+        assert all(c in "0123456789abcdef" for c in key) and len(key) == 24
+        for field in ("warc_file", "warc_offset", "warc_record_id", "fetch_time", "charset", "lang_score", "script",
+                      "dedup_cluster_size"):
+            assert field in meta
+        assert {"n_han", "han_ratio", "terminal_punct_lines", "dup_5gram", "badwords_per_1k"} <= set(meta["scores"])
+        assert text and "\n" in text and "责任编辑" not in text and "ICP备" not in text
+    _, news, _ = by_url["http://news.example.cn/2026/0301/library.html"]
+    assert news["exact_duplicates"] == 2
+    assert by_url["http://science.example.cn/autumn-leaves.html"][1]["dedup_cluster_size"] == 2
+    assert by_url["http://tea.example.com.tw/oolong.html"][1]["script"] == "traditional"
+    assert by_url["http://tea.example.com.tw/oolong.html"][1]["charset"] == "big5hkscs"
+    python_blog = by_url["http://dev.example.cn/blog/python-three-years.html"][1]
+    assert python_blog["url_captures"] == 2 and python_blog["fetch_time"].startswith("2026-03-01")
+    forum_text = by_url["http://bbs.example.cn/thread-1024-1-1.html"][2]
+    assert "13812345678" not in forum_text and "110105199003071239" not in forum_text and "<手机号>" in forum_text
+    assert "㐀𠀀" in by_url["http://club.example.cn/../../etc/passwd?x=<script>&y=|rm%20-rf%20/"][2]
+
+
+def test_manifest_records_config_versions_and_checksums(corpus):
+    out, manifest, _ = corpus
+    assert len(manifest["config_sha256"]) == 64 and manifest["config"]["thresholds"]["min_han_chars"] > 0
+    assert manifest["versions"]["apache-beam"] and len(manifest["models"]["lid176"]["sha256"]) == 64
+    import hashlib
+
+    for shard in manifest["shards"]:
+        data = open(os.path.join(out, shard["name"]), "rb").read()
+        assert hashlib.sha256(data).hexdigest() == shard["sha256"] and len(data) == shard["bytes"]
+    assert not glob.glob(os.path.join(out, "**", "*.tmp"), recursive=True)
+
+
+def test_same_inputs_and_config_give_identical_bytes(corpus, tmp_path):
+    out, _, _ = corpus
+    run_job(tmp_path)
+    assert output_bytes(tmp_path) == output_bytes(out)
+
+
+def test_config_changes_the_output_and_is_recorded(tmp_path):
+    manifest = run_job(tmp_path, "--set", "thresholds.min_han_chars=400")
+    assert manifest["config"]["thresholds"]["min_han_chars"] == 400
+    assert manifest["funnel"]["dropped"]["quality.too_short"] >= 1 and manifest["funnel_balanced"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_portable_runner_via_job_service_gives_identical_output(corpus, tmp_path):
+    """The Runner-API translation that Dataflow, Spark and Flink receive, against Beam's local job service."""
+    out, _, _ = corpus
+    port = free_port()
+    service = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main",
+                                "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        run_job(tmp_path, "--runner=PortableRunner", f"--job_endpoint=localhost:{port}", "--environment_type=LOOPBACK")
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+    assert output_bytes(tmp_path) == output_bytes(out)
+
+
+def test_multiprocess_runner_gives_identical_output(corpus, tmp_path):
+    out, _, _ = corpus
+    run_job(tmp_path, "--direct_num_workers=2", "--direct_running_mode=multi_processing")
+    assert output_bytes(tmp_path) == output_bytes(out)
+
+
+def test_rerun_replaces_old_shards(tmp_path):
+    stale = tmp_path / "shards" / "shard-00007-of-00009.tar"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    manifest = run_job(tmp_path)
+    on_disk = sorted(os.path.relpath(p, tmp_path) for p in glob.glob(str(tmp_path / "shards" / "*")))
+    assert on_disk == [s["name"] for s in manifest["shards"]]
