@@ -4,7 +4,8 @@ import dataclasses
 import pytest
 
 from transforms.chars import ends_sentence, split_sentences
-from transforms.clean import boilerplate_category, redact_pii, remove_boilerplate, valid_resident_id
+from transforms.clean import (boilerplate_category, is_content_line, redact_pii, remove_boilerplate,
+                              trim_to_content, valid_resident_id)
 from transforms.config import CorpusConfig, Thresholds
 from transforms.decide import RULES, decide
 from transforms.quality import BadWords, line_scores, ngram_scores, quality_scores
@@ -24,6 +25,18 @@ def test_content_mentioning_boilerplate_words_is_kept():
     long_line = "这家出版社强调，作品的版权所有人有权决定是否授权改编，任何单位未经许可不得擅自使用，否则将依法追究责任。"
     text, removed = remove_boilerplate("正文第一段。\n" + long_line + "\n责任编辑：李明")
     assert long_line in text and removed == {"editor": 1}
+
+
+def test_trim_to_content_cuts_menus_and_headline_lists():
+    article = ["城东新区图书馆开放", "经过两年多的建设，位于城东新区的市民图书馆于本周六正式向公众开放。",
+               "新馆建筑面积约三万平方米，共设六层，藏书规模达到一百二十万册。", "小标题", "馆长表示，新馆将实行每周七天开放。"]
+    # menu, title, paragraph, headline list, paragraph, subheading, paragraph, headline list, menu
+    menu = ["首页", "新闻", "体育", "财经"]
+    headlines = ["张三谈新馆：这么多人来看书", "累计借阅破三千！新馆一天增加读者八百人", "女子：终于找到安静读书的地方"]
+    text, removed = trim_to_content("\n".join(menu + article[:2] + headlines + article[2:] + headlines + menu))
+    assert text.split("\n") == article and removed == 2 * len(menu) + 2 * len(headlines)
+    assert trim_to_content("首页\n新闻") == ("首页\n新闻", 0)  # nothing to anchor on: left for decide
+    assert is_content_line("这是一个完整的句子，有十个以上的汉字。") and not is_content_line("累计借阅破三千！")
 
 
 def test_resident_id_check_digit():

@@ -25,6 +25,12 @@ def test_size_guard_and_empty_page():
     assert e.value.label == "extract.empty"
 
 
+def test_article_in_navigation_like_markup_is_not_lost():
+    body = "".join(f'<div class="nav-item menu">{p}</div>' for p in PARAS * 10)
+    text, _ = extract(f"<html><body>{body}</body></html>", ExtractConfig())
+    assert PARAS[0] in text.split("\n")
+
+
 def test_normalise_paragraphs():
     assert normalise_paragraphs("  a \u3000 b \n\n\n c\t\n") == "a b\nc"
 

@@ -65,6 +65,7 @@ class DocumentChain:
         }
         meta.update(self.lid.scores(text))
         text, meta["boilerplate_lines"] = clean.remove_boilerplate(text)
+        text, meta["navigation_lines"] = clean.trim_to_content(text)
         if cfg.clean.redact_pii:
             text, meta["pii"] = clean.redact_pii(text)
         meta.update(self.script.detect(text))

@@ -5,7 +5,7 @@ import re
 from collections import Counter
 from datetime import date
 
-from transforms.chars import ends_sentence
+from transforms.chars import HAN_RE, ends_sentence
 
 MAX_BOILERPLATE_LINE = 60  # a long paragraph that mentions 版权所有 is content, not a footer
 MIN_SENTENCE_LINE = 30  # nor is a full sentence of this length: footers and menus do not end in 。
@@ -52,6 +52,44 @@ def remove_boilerplate(text: str) -> tuple[str, dict[str, int]]:
         else:
             removed[category] += 1
     return "\n".join(kept), dict(sorted(removed.items()))
+
+
+CONTENT_MIN_HAN = 10  # a content line has at least this many Han characters
+LONG_LINE = 40  # ...and ends a sentence, or is this long with clause punctuation (a paragraph missing its 。)
+LINK_RUN = 3  # this many shorter non-content lines in a row are a menu or a list of headlines
+CLAUSE_PUNCT = re.compile("[，。；！？、：]")
+
+
+def is_content_line(line: str) -> bool:
+    """A line of prose: enough Han characters, and a sentence end (or the length and commas of a paragraph)."""
+    if len(HAN_RE.findall(line)) < CONTENT_MIN_HAN:
+        return False
+    return ends_sentence(line) or (len(line) >= LONG_LINE and CLAUSE_PUNCT.search(line) is not None)
+
+
+def trim_to_content(text: str) -> tuple[str, int]:
+    """Cut navigation the extractor left: lines before the first and after the last content line (but the
+    heading just before it), and runs of short non-content lines (menus, headline lists) inside.
+    Returns (text, lines removed)."""
+    lines = text.split("\n")
+    good = [is_content_line(line) for line in lines]
+    if not any(good):
+        return text, 0
+    first, last = good.index(True), len(good) - 1 - good[::-1].index(True)
+    if first > 0 and len(lines[first - 1]) < LONG_LINE and len(HAN_RE.findall(lines[first - 1])) >= 4:
+        first -= 1  # the article's heading
+        good[first] = True
+    kept: list[str] = []
+    run: list[str] = []
+    for line, ok in zip(lines[first:last + 1], good[first:last + 1]):
+        if ok or len(line) >= LONG_LINE:
+            if len(run) < LINK_RUN:
+                kept.extend(run)
+            run = []
+            kept.append(line)
+        else:
+            run.append(line)
+    return "\n".join(kept), len(lines) - len(kept)
 
 
 def valid_resident_id(number: str) -> bool:

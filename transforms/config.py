@@ -48,10 +48,10 @@ class Thresholds:
     max_latin_ratio: float = 0.30  # Latin letters / non-space characters ("too much English")
     min_lang_score: float = 0.50  # lid.176 probability of zh (or wuu/yue)
     max_kana_ratio: float = 0.05  # Japanese
-    min_terminal_punct_lines: float = 0.20  # share of lines ending in sentence punctuation
+    min_terminal_punct_lines: float = 0.12  # share of lines ending in sentence punctuation (FineWeb-2 cmn: 0.106)
     max_dup_line_chars: float = 0.30  # characters in lines that repeat inside the document
     max_top_2gram: float = 0.20  # share of Han characters covered by the most frequent character 2-gram
-    max_dup_5gram: float = 0.30  # share of characters inside repeated character 5-grams
+    max_dup_5gram: float = 0.50  # share of characters inside repeated character 5-grams (Chinese repeats more)
     max_symbol_ratio: float = 0.10
     max_digit_ratio: float = 0.20
     max_badwords_per_1k: float = 2.0

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
+from transforms.chars import HAN_RE
 from transforms.config import ExtractConfig
 from transforms.types import Rejected
 
@@ -41,11 +42,18 @@ def _deadline(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
+MIN_MAIN_CONTENT_HAN = 50
+
+
 def _resiliparse(html: str) -> tuple[str, str]:
     tree = HTMLTree.parse(html)
     title = tree.title or ""
-    body = extract_plain_text(tree, main_content=True, alt_texts=False, links=False, list_bullets=False,
-                              form_fields=False, noscript=False)
+    options = dict(alt_texts=False, links=False, list_bullets=False, form_fields=False, noscript=False)
+    body = extract_plain_text(tree, main_content=True, **options)
+    if len(HAN_RE.findall(body)) < MIN_MAIN_CONTENT_HAN:
+        # Main-content detection sometimes discards the article itself (pages built of <div>s with
+        # navigation-like class names); the whole text then goes on, for trim_to_content to cut.
+        body = extract_plain_text(tree, main_content=False, **options)
     return body, title
 
 
