@@ -55,8 +55,16 @@ test: venv
 sample: venv
 	$(BIN)/python -m sample.make_sample
 
-bench: venv
-	$(BIN)/python benchmarks/corpus_throughput.py
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: benchmarks/requirements-baseline.lock
+	command -v apt-get >/dev/null && (dpkg -s libmagic1 >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq libmagic1)) || true
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r benchmarks/requirements-baseline.lock
+	touch $@
+
+# Corpus job vs datatrove (FineWeb-2 cmn thresholds), one core each; needs ../shared/data. See BENCHMARKS.md.
+bench: venv $(BENCH_VENV)/.installed
+	$(BIN)/python benchmarks/corpus_throughput.py --mb 200
 
 clean:
 	rm -rf out

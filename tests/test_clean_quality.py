@@ -113,3 +113,17 @@ def test_config_digest_overrides_and_unknown_keys():
     with pytest.raises(ValueError):
         CorpusConfig.from_dict({"dedup": {"bands": 3}})
     assert dataclasses.is_dataclass(base)
+
+
+def test_chain_converts_script_only_when_asked(config):
+    from conftest import article, html_record
+    from sample import texts as T
+    from transforms.chain import DocumentChain
+
+    page = article(T.TEA_TRADITIONAL, title="高山烏龍茶").encode("utf-8")
+    plain = DocumentChain.load(config)(html_record(page))
+    assert plain.meta["script"] == "traditional" and plain.meta["script_conversion"] == "none" and "臺灣" in plain.text
+    converted_config = config.with_overrides(["clean.convert_script=t2s"])
+    converted = DocumentChain.load(converted_config)(html_record(page))
+    assert converted.meta["script"] == "traditional" and converted.meta["script_conversion"] == "t2s"
+    assert "台湾" in converted.text and "臺灣" not in converted.text

@@ -42,3 +42,15 @@ def test_language_scores(chain):
     assert zh["lang"] == "zh" and zh["lang_score"] > 0.9
     assert ja["lang"] == "ja" and ja["lang_score"] < 0.1
     assert en["lang"] == "en" and en["lang_score"] < 0.1
+
+
+def test_trafilatura_is_selectable_and_keeps_paragraphs():
+    text, title = extract(article(PARAS * 3, title="新馆开放"), ExtractConfig(extractor="trafilatura"))
+    assert PARAS[0] in text.split("\n") and title == "新馆开放"
+
+
+def test_time_guard_stops_a_slow_extraction():
+    html = article(PARAS * 4000)
+    with pytest.raises(Rejected) as e:
+        extract(html, ExtractConfig(extractor="trafilatura", timeout_s=0.001))
+    assert e.value.label == "extract.timeout"

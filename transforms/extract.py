@@ -25,18 +25,24 @@ def normalise_paragraphs(text: str) -> str:
 
 @contextmanager
 def _deadline(seconds: float):
-    """Raise TimeoutError after `seconds` (main thread only; elsewhere the size guard is the bound)."""
+    """Raise TimeoutError after `seconds` (main thread only; elsewhere the size guard is the bound).
+
+    Yields a list that holds True once the deadline passed, because an extractor may catch the TimeoutError
+    itself (trafilatura does, around lxml) and return a partial result.
+    """
+    expired = [False]
     if threading.current_thread() is not threading.main_thread() or seconds <= 0:
-        yield
+        yield expired
         return
 
     def _expire(signum, frame):
+        expired[0] = True
         raise TimeoutError
 
     previous = signal.signal(signal.SIGALRM, _expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        yield expired
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -73,10 +79,12 @@ def extract(html: str, cfg: ExtractConfig) -> tuple[str, str]:
     if len(html) > cfg.max_html_chars:
         raise Rejected("extract", "html_too_large")
     try:
-        with _deadline(cfg.timeout_s if cfg.extractor != "resiliparse" else 0):
+        with _deadline(cfg.timeout_s if cfg.extractor != "resiliparse" else 0) as expired:
             body, title = EXTRACTORS[cfg.extractor](html)
     except TimeoutError:
         raise Rejected("extract", "timeout") from None
+    if expired[0]:
+        raise Rejected("extract", "timeout")
     text = normalise_paragraphs(body)
     if not text:
         raise Rejected("extract", "empty")
