@@ -159,3 +159,15 @@ def test_rerun_replaces_old_shards(tmp_path):
     manifest = run_job(tmp_path)
     on_disk = sorted(os.path.relpath(p, tmp_path) for p in glob.glob(str(tmp_path / "shards" / "*")))
     assert on_disk == [s["name"] for s in manifest["shards"]]
+
+
+def test_real_commoncrawl_warcs_are_fully_accounted(tmp_path):
+    from conftest import requires_shared
+
+    folder = requires_shared("warc")
+    manifest = beam_runner.run(["--input", os.path.join(folder, "*.warc.gz"), "--output", str(tmp_path), "--quiet"])
+    funnel = manifest["funnel"]
+    assert funnel["read"] == 50 + 48 + 1 and manifest["funnel_balanced"]
+    assert funnel["failed"] == {"read.gzip_truncated": 1}
+    assert funnel["dropped"]["sniff.not_chinese"] >= 22 + 3  # the English sample and the European pages
+    assert funnel["kept"] <= 2  # the Chinese pages of the CommonCrawl sample are spam
