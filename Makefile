@@ -33,7 +33,7 @@ else
   RUNNER_ARGS := --runner=$(RUNNER)
 endif
 
-.PHONY: venv corpus test sample bench clean
+.PHONY: venv fonts corpus test sample bench ltp-model clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,11 +45,23 @@ $(STAMP): requirements.lock
 
 venv: $(STAMP)
 
-corpus: venv
+# The glyph fonts of fonts/fonts.json, from Debian (checked by sha256 when the job renders glyphs).
+FONT_FILES := /usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf /usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc
+fonts:
+	@for f in $(FONT_FILES); do test -f $$f || { apt-get update -qq && apt-get install -y -qq fonts-lxgw-wenkai fonts-noto-cjk; break; }; done
+
+corpus: venv fonts
 	$(BIN)/python beam_runner.py --input '$(INPUT)' --output $(OUTPUT) $(RUNNER_ARGS) $(ARGS)
 
-test: venv
+test: venv fonts
 	$(BIN)/python -m pytest -q tests
+
+# Train an LTP perceptron segmenter from a segmented corpus (one sentence per line, words separated by spaces);
+# use it with ARGS='--set annotate.segmenter=ltp-perceptron --set annotate.segmenter_model=$(MODEL)'.
+MODEL ?= models/ltp-cws
+ltp-model: venv
+	@test -n "$(TRAIN)" || { echo "usage: make ltp-model TRAIN=segmented.txt [MODEL=models/ltp-cws]"; exit 2; }
+	$(BIN)/python -c "from transforms.segment import train_perceptron; print(train_perceptron('$(TRAIN)', '$(MODEL)'))"
 
 # Regenerate the embedded sample (deterministic: the committed files must not change).
 sample: venv

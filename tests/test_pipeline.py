@@ -1,5 +1,6 @@
 """The whole job on the embedded sample, on real Beam runners: contents, accounting, determinism, portability."""
 import glob
+import io
 import json
 import os
 import socket
@@ -171,3 +172,50 @@ def test_real_commoncrawl_warcs_are_fully_accounted(tmp_path):
     assert funnel["failed"] == {"read.gzip_truncated": 1}
     assert funnel["dropped"]["sniff.not_chinese"] >= 22 + 3  # the English sample and the European pages
     assert funnel["kept"] <= 2  # the Chinese pages of the CommonCrawl sample are spam
+
+
+def test_shards_carry_annotation_aligned_with_the_assets(corpus):
+    import numpy as np
+
+    from transforms.pinyin import decode
+
+    out, manifest, samples = corpus
+    tokens = open(os.path.join(out, "vocab.txt"), encoding="utf-8").read().split("\n")[:-1]
+    glyphs = np.load(os.path.join(out, "glyphs.npy"))
+    defaults = np.load(os.path.join(out, "pinyin_default.npy"))
+    assert tokens[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] and manifest["vocab"]["size"] == len(tokens)
+    assert glyphs.shape == (len(tokens), 3, 24, 24) and defaults.shape == (len(tokens), 8)
+    assert manifest["vocab"]["coverage"] == 1.0  # the vocabulary was built from this corpus
+    assert {a["name"] for a in manifest["assets"]} == {"vocab.txt", "glyphs.npy", "pinyin_default.npy",
+                                                       "pinyin_alphabet.json"}
+    assert manifest["models"]["segmenter"]["backend"] == "jieba"
+    for s in samples:
+        text = s["txt"].decode()
+        ids, pinyin, words, sents = (np.load(io.BytesIO(s[f"{n}.npy"])) for n in ("ids", "pinyin", "words", "sents"))
+        chars = [c for c in text if not c.isspace()]
+        assert len(ids) == len(pinyin) == len(words) == len(chars) and sents[0] == 0
+        assert [tokens[i] for i in ids] == [c.lower() for c in chars]
+        assert np.all(np.diff(words) >= 0) and np.all(np.diff(sents) > 0)
+        if "银行" in text:
+            assert decode(pinyin[chars.index("银") + 1]) == "hang2"
+
+
+def test_given_vocab_and_ltp_segmenter_are_used_and_recorded(tmp_path):
+    import numpy as np
+
+    from transforms.segment import load_segmenter, train_perceptron
+
+    sentences = [p for p in make_sample.T.LIBRARY_NEWS + make_sample.T.GARDEN_FORUM]
+    train = tmp_path / "train.txt"
+    train.write_text("\n".join(" ".join(w) for w in load_segmenter("jieba").cut_many(sentences)), encoding="utf-8")
+    model = train_perceptron(str(train), str(tmp_path / "ltp"), epochs=2)
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "的", "是", "。"]) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    manifest = run_job(out, "--set", "annotate.segmenter=ltp-perceptron", "--set", f"annotate.segmenter_model={model}",
+                       "--set", f"annotate.vocab_file={vocab}")
+    assert manifest["models"]["segmenter"]["backend"] == "ltp-perceptron"
+    assert len(manifest["models"]["segmenter"]["sha256"]) == 64
+    assert manifest["vocab"]["size"] == 8 and 0 < manifest["vocab"]["coverage"] < 0.2
+    ids = np.concatenate([np.load(io.BytesIO(s["ids.npy"])) for s in read_samples(out)])
+    assert set(ids.tolist()) <= {1, 5, 6, 7} and (ids == 1).mean() > 0.8

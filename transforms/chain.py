@@ -1,4 +1,4 @@
-"""The per-input chain: Record → sniff → decode → extract → language → clean → score → Document.
+"""The per-input chain: Record → sniff → decode → extract → language → clean → segment → score → Document.
 
 Pure and Beam-free; models are loaded by `DocumentChain.load()` (once per worker) and handed in.
 Each step raises `Rejected(step, reason)` to drop; the scores it computes go into `Document.meta`.
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable
 
 from transforms import clean, decode, extract, sniff
 from transforms.config import CorpusConfig
@@ -15,16 +14,10 @@ from transforms.dedup import document_key
 from transforms.language import LanguageIdentifier, lid176_path
 from transforms.quality import BadWords, quality_scores
 from transforms.script import ScriptDetector, opencc_dictionary_dir
+from transforms.segment import Segmenter, load_segmenter, segment
 from transforms.types import Document, Record
 
 BADWORDS_PATH = os.path.join(os.path.dirname(__file__), "data", "badwords_zh.tsv")
-
-
-def default_words() -> Callable[[str], list[str]]:
-    """The fast offline segmenter used by the filters (rjieba: ships its dictionary)."""
-    import rjieba
-
-    return rjieba.cut
 
 
 @dataclass
@@ -33,13 +26,14 @@ class DocumentChain:
     lid: LanguageIdentifier
     badwords: BadWords
     script: ScriptDetector
-    words: Callable[[str], list[str]]
+    segmenter: Segmenter
 
     @classmethod
     def load(cls, config: CorpusConfig) -> "DocumentChain":
         """Load every model the chain needs (lid.176, bad-word list, OpenCC tables, segmenter)."""
+        a = config.annotate
         return cls(config, LanguageIdentifier(lid176_path()), BadWords.from_tsv(BADWORDS_PATH),
-                   ScriptDetector(opencc_dictionary_dir()), default_words())
+                   ScriptDetector(opencc_dictionary_dir()), load_segmenter(a.segmenter, a.segmenter_model))
 
     def __call__(self, record: Record) -> Document:
         """Run every per-input step; returns the scored document or raises Rejected."""
@@ -72,13 +66,14 @@ class DocumentChain:
         if cfg.clean.convert_script != "none":
             text = self.script.convert(text, cfg.clean.convert_script)
         meta["script_conversion"] = cfg.clean.convert_script
-        meta.update(self.scores(text))
-        return Document(key=document_key(record.url), url=record.url, text=text, meta=meta)
+        words = segment(text, self.segmenter)  # once: the filters, line dedup and the shards all use it
+        meta.update(self.scores(text, words))
+        return Document(key=document_key(record.url), url=record.url, text=text, meta=meta, words=words)
 
-    def scores(self, text: str) -> dict[str, object]:
-        """Quality scores and bad-word rates of a (cleaned) text; recomputed after line dedup."""
+    def scores(self, text: str, words: list[int]) -> dict[str, object]:
+        """Quality scores and bad-word rates of a (cleaned, segmented) text."""
         scores = quality_scores(text)
-        bad = self.badwords.counts(text, self.words)
+        bad = self.badwords.counts(text, words)
         scores["badwords"] = bad
         scores["badwords_per_1k"] = round(1000 * sum(bad.values()) / max(scores["n_chars"], 1), 3)
         return scores

@@ -61,6 +61,18 @@ def ends_sentence(line: str) -> bool:
     return SENTENCE_END_RE.search(line.rstrip()) is not None
 
 
+def sentence_starts(text: str) -> list[int]:
+    """Character offsets where the sentences of a text begin (split_sentences' pieces, and line starts)."""
+    starts, pos = [], 0
+    for line in text.split("\n"):
+        for piece in SENTENCE_SPLIT_RE.split(line):
+            if piece:
+                starts.append(pos)
+                pos += len(piece)
+        pos += 1  # the newline
+    return starts
+
+
 def split_sentences(text: str) -> list[str]:
     """Split text at sentence ends (and line breaks); pieces concatenate back to the text without newlines."""
     out: list[str] = []

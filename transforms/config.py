@@ -71,6 +71,16 @@ class DedupConfig:
 
 
 @dataclass(frozen=True)
+class AnnotateConfig:
+    segmenter: str = "jieba"  # jieba | ltp-perceptron | ltp
+    segmenter_model: str = ""  # model folder or file (ltp: also a hub id)
+    vocab_file: str = ""  # a BERT vocab.txt to use (ids compatible with its checkpoints); "" builds one
+    vocab_size: int = 23236  # the released ChineseBERT's size, as an upper bound
+    min_char_count: int = 1
+    fonts_manifest: str = ""  # "" = fonts/fonts.json
+
+
+@dataclass(frozen=True)
 class ShardConfig:
     target_bytes: int = 64 * 1024 * 1024
     prefix: str = "shard"
@@ -85,6 +95,7 @@ class CorpusConfig:
     clean: CleanConfig = field(default_factory=CleanConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
 
     def to_dict(self) -> dict[str, Any]:

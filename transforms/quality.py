@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Callable, Iterable
+from typing import Iterable
 
 from transforms.chars import HAN_RE, char_profile, ends_sentence
 
@@ -66,15 +66,15 @@ class BadWords:
             rows = [line.rstrip("\n").split("\t") for line in f if line.strip() and not line.startswith("#")]
         return cls((row[0], row[1]) for row in rows)
 
-    def counts(self, text: str, words: Callable[[str], list[str]]) -> dict[str, int]:
-        """Matches per category; `words` segments the text (called only when a candidate match exists)."""
+    def counts(self, text: str, word_lengths: list[int]) -> dict[str, int]:
+        """Matches per category that start and end on word boundaries (word lengths cover the text)."""
         hits = list(self.pattern.finditer(text))
         if not hits:
             return {}
         starts, ends, pos = set(), set(), 0
-        for word in words(text):
+        for n in word_lengths:
             starts.add(pos)
-            pos += len(word)
+            pos += n
             ends.add(pos)
         counts: Counter = Counter()
         for m in hits:

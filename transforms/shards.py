@@ -9,6 +9,8 @@ import tarfile
 from collections import defaultdict
 from typing import BinaryIO, Iterable
 
+import numpy as np
+
 from transforms.types import Document
 
 SAFE_KEY_RE = re.compile(r"^[0-9a-f]{8,64}$")
@@ -25,12 +27,22 @@ def sample_json(doc: Document) -> dict:
     return out
 
 
-def sample_files(doc: Document) -> dict[str, bytes]:
-    """Extension → bytes of one WebDataset sample (key not included)."""
-    return {
+def npy_bytes(array: np.ndarray) -> bytes:
+    """np.save into bytes (the header is deterministic for a given dtype and shape)."""
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def sample_files(doc: Document, arrays: dict[str, np.ndarray] | None = None) -> dict[str, bytes]:
+    """Extension → bytes of one WebDataset sample (key not included): txt, json and NAME.npy per array."""
+    files = {
         "txt": doc.text.encode("utf-8"),
         "json": json.dumps(sample_json(doc), ensure_ascii=False, sort_keys=False, separators=(",", ":")).encode("utf-8"),
     }
+    for name, array in (arrays or {}).items():
+        files[f"{name}.npy"] = npy_bytes(array)
+    return files
 
 
 def write_tar(fileobj: BinaryIO, samples: Iterable[tuple[str, dict[str, bytes]]]) -> int:

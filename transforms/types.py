@@ -52,11 +52,13 @@ class Document:
     url: str
     text: str
     meta: dict[str, Any] = field(default_factory=dict)
+    words: list[int] = field(default_factory=list)  # word lengths in characters, covering text exactly
 
     @property
     def warc_file(self) -> str:
         return self.meta["warc_file"]
 
-    def updated(self, text: str | None = None, **meta: Any) -> "Document":
-        """A copy with new text and/or metadata fields (elements are never mutated in place)."""
-        return Document(self.key, self.url, self.text if text is None else text, {**self.meta, **meta})
+    def updated(self, text: str | None = None, words: list[int] | None = None, **meta: Any) -> "Document":
+        """A copy with new text, words and/or metadata fields (elements are never mutated in place)."""
+        return Document(self.key, self.url, self.text if text is None else text, {**self.meta, **meta},
+                        self.words if words is None else words)

@@ -1,0 +1,150 @@
+"""Segmentation backends (jieba, LTP perceptron, ltp.LTP), contextual pinyin, vocabulary, annotation arrays, glyphs."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from sample import texts as T
+from transforms.annotate import annotate
+from transforms.chars import split_sentences
+from transforms.pinyin import ALPHABET, PinyinAnnotator, decode, default_reading, encode
+from transforms.segment import align, drop_lines, load_segmenter, segment, train_perceptron, words_of
+from transforms.vocab import SPECIAL_TOKENS, Vocab, char_counts
+
+TEXT = "我去银行取钱，还是走路去。\n他把书归还了。音乐让人快乐！ABC 123"
+
+
+@pytest.fixture(scope="session")
+def ltp_model(tmp_path_factory):
+    """A small LTP perceptron model trained here, on our own sample texts segmented by jieba."""
+    jieba = load_segmenter("jieba")
+    sentences = [s for name in dir(T) for v in [getattr(T, name)] if isinstance(v, list)
+                 for p in v if isinstance(p, str) for s in split_sentences(p)]
+    folder = tmp_path_factory.mktemp("ltp")
+    train = folder / "train.txt"
+    train.write_text("\n".join(" ".join(w) for w in jieba.cut_many(sentences)) + "\n", encoding="utf-8")
+    return train_perceptron(str(train), str(folder / "model"), epochs=3)
+
+
+@pytest.mark.parametrize("backend", ["jieba", "ltp-perceptron", "ltp"])
+def test_every_backend_covers_the_text_exactly(backend, ltp_model):
+    seg = load_segmenter(backend, "" if backend == "jieba" else ltp_model)
+    lengths = segment(TEXT, seg)
+    words = words_of(TEXT, lengths)
+    assert "".join(words) == TEXT and "\n" in words and all(n > 0 for n in lengths)
+    assert not any("\n" in w and w != "\n" for w in words)  # no word crosses a line break
+    if backend != "jieba":
+        assert "图书馆" in words_of("市民图书馆开放了。", segment("市民图书馆开放了。", seg))  # learnt from the sample
+
+
+def test_ltp_backends_agree_on_the_same_model(ltp_model):
+    text = "\n".join(T.RUNNING_CLUB)
+    direct = segment(text, load_segmenter("ltp-perceptron", ltp_model))
+    through_ltp = segment(text, load_segmenter("ltp", ltp_model))
+    assert direct == through_ltp
+
+
+def test_unknown_or_modelless_segmenter_is_an_error():
+    with pytest.raises(ValueError):
+        load_segmenter("ltp-perceptron")
+    with pytest.raises(ValueError):
+        load_segmenter("stanza", "x")
+
+
+def test_align_recovers_dropped_and_altered_characters():
+    assert align("a b中文", ["a", "b", "中文"]) == [1, 1, 1, 2]
+    assert align("中文", ["中", "X", "文"]) == [1, 1]
+
+
+def test_drop_lines_keeps_words_aligned():
+    text = "第一行文字。\n第二行。\n第三行内容。"
+    lengths = segment(text, load_segmenter("jieba"))
+    new_text, new_lengths = drop_lines(text, lengths, [True, False, True])
+    assert new_text == "第一行文字。\n第三行内容。" and sum(new_lengths) == len(new_text)
+    assert words_of(new_text, new_lengths) == words_of(new_text, segment(new_text, load_segmenter("jieba")))
+
+
+@pytest.mark.parametrize("sentence,char,reading", [
+    ("我去银行取钱。", "行", "hang2"), ("他在路上行走。", "行", "xing2"), ("你还是来吧。", "还", "hai2"),
+    ("请按时归还图书。", "还", "huan2"), ("她喜欢音乐。", "乐", "yue4"), ("祝你快乐！", "乐", "le4"),
+    ("我们走了。", "了", "le5"), ("绿色的女孩", "绿", "lv4"),
+])
+def test_pinyin_in_context(sentence, char, reading):
+    words = words_of(sentence, segment(sentence, load_segmenter("jieba")))
+    readings = PinyinAnnotator().readings(words)
+    assert readings[sentence.index(char)] == reading
+
+
+def test_pinyin_encoding_in_the_reference_alphabet():
+    assert len(ALPHABET) == 32 and ALPHABET[1] == "1" and ALPHABET[5] == "5" and ALPHABET[6] == "a"
+    assert encode("lv3").tolist() == [ALPHABET.index("l"), ALPHABET.index("v"), 3, 0, 0, 0, 0, 0]
+    assert decode(encode("zhuang1")) == "zhuang1" and not encode(None).any() and not encode("x!").any()
+    assert decode(default_reading("行")) in ("xing2", "hang2") and not default_reading("a").any()
+    readings = PinyinAnnotator().readings(["ABC", "中文"])
+    assert readings == [None, None, None, "zhong1", "wen2"]
+
+
+def test_vocab_from_counts_and_given_vocab_with_wordpieces():
+    counts = char_counts("中中中文文A。 ")
+    v = Vocab.from_counts(counts, max_size=7)
+    assert v.tokens[:5] == list(SPECIAL_TOKENS) and v.tokens[5:] == ["中", "文"]  # by count, capped
+    assert v.coverage(counts) == pytest.approx(5 / 7)
+    ids, spans = v.tokenize("中 文X")
+    assert ids.tolist() == [5, 6, 1] and spans.tolist() == [[0, 1], [2, 3], [3, 4]]
+    bert = Vocab.from_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n中\nchinese\n##bert\nbe\n")
+    ids, spans = bert.tokenize("中ChineseBERT yes")
+    assert [bert.tokens[i] for i in ids] == ["中", "chinese", "##bert", "[UNK]"]
+    assert spans.tolist() == [[0, 1], [1, 8], [8, 12], [13, 16]]
+    with pytest.raises(ValueError):
+        Vocab(["[UNK]", "[PAD]", "[CLS]", "[SEP]", "[MASK]"])
+
+
+def test_annotation_arrays_are_consistent():
+    lengths = segment(TEXT, load_segmenter("jieba"))
+    vocab = Vocab.from_counts(char_counts(TEXT), 1000)
+    a = annotate(TEXT, lengths, vocab, PinyinAnnotator())
+    ids, pinyin, words, sents = a["ids"], a["pinyin"], a["words"], a["sents"]
+    chars = [c for c in TEXT if not c.isspace()]
+    assert ids.dtype == np.int32 and pinyin.dtype == np.uint8 and pinyin.shape == (len(chars), 8)
+    assert [vocab.tokens[i] for i in ids] == [c.lower() for c in chars]
+    assert words[0] == 0 and np.all(np.diff(words) >= 0) and np.all(np.diff(words) <= 1)
+    bank = chars.index("银")
+    assert words[bank] == words[bank + 1] and decode(pinyin[bank + 1]) == "hang2"
+    assert not pinyin[chars.index("，")].any() and not pinyin[chars.index("A")].any()
+    assert sents.tolist() == [0, chars.index("他"), chars.index("音"), chars.index("A")]
+
+
+def test_glyphs_render_detect_missing_and_fall_back():
+    from fonts.glyphs import GlyphRenderer, load_manifest, verify
+
+    size, specs = load_manifest()
+    verify(specs)
+    renderer = GlyphRenderer(specs, size)
+    tokens = ["[PAD]", "中", "。", "𠀀", "a"]
+    glyphs, report = renderer.render(tokens)
+    assert glyphs.shape == (5, 3, 24, 24) and glyphs.dtype == np.uint8
+    assert not glyphs[0].any() and all(glyphs[1, f].any() for f in range(3))
+    assert not glyphs[3].any()  # Ext B: in none of the fonts' character maps, so blank, not a box
+    assert all(r["missing"] == 1 and r["characters"] == 4 for r in report)
+    # 。 keeps its place low in the em box; 中 fills the middle
+    assert glyphs[2, 2, 12:].sum() > glyphs[2, 2, :12].sum()
+    again, _ = GlyphRenderer(specs, size).render(tokens)
+    assert np.array_equal(glyphs, again)
+    missing_in_kai = next((c for c in "㐀㐁㐂㐃㐄㐅" if not renderer.has("lxgw-wenkai", c) and renderer.has("noto-serif-sc", c)), None)
+    if missing_in_kai:
+        g, rep = renderer.render([missing_in_kai])
+        assert rep[0]["fallback"] == 1 and np.array_equal(g[0, 0], renderer.draw("noto-serif-sc", missing_in_kai))
+
+
+def test_annotate_command_prints_words_and_pinyin_per_line():
+    lines = "我去银行取钱。\n音乐 ABC\n"
+    out = subprocess.run([sys.executable, "-m", "transforms.annotate", "--segmenter", "jieba"], input=lines, cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    rows = [json.loads(line) for line in out]
+    assert [r["text"] for r in rows] == ["我去银行取钱。", "音乐 ABC"]
+    for r in rows:
+        assert "".join(r["words"]) == r["text"] and len(r["pinyin"]) == len(r["text"])
+    assert rows[0]["pinyin"][3] == "hang2" and rows[1]["pinyin"][2:] == [None] * 4

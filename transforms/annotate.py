@@ -1,0 +1,50 @@
+"""Per-document annotation arrays for the shards (ids, pinyin, words, sentences), and a command to look at
+segmentation and pinyin: `python -m transforms.annotate [--segmenter NAME] [--model PATH] < lines.txt`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from transforms.chars import sentence_starts
+from transforms.pinyin import SLOTS, PinyinAnnotator
+from transforms.segment import SEGMENTERS, load_segmenter, segment, words_of
+from transforms.vocab import Vocab
+
+
+def annotate(text: str, word_lengths: list[int], vocab: Vocab, pinyin: PinyinAnnotator) -> dict[str, np.ndarray]:
+    """ids int32[T], pinyin uint8[T, 8], words int32[T] (word index per token), sents int32[S] (first token of each
+    sentence). A token that is not one Han character gets all-zero pinyin."""
+    ids, spans = vocab.tokenize(text)
+    starts = spans[:, 0]
+    word_of_char = np.repeat(np.arange(len(word_lengths), dtype=np.int32), word_lengths)
+    # Renumber the words that hold tokens 0, 1, 2… (newline and space words hold none).
+    _, words = np.unique(word_of_char[starts], return_inverse=True)
+    char_pinyin = pinyin.encoded(words_of(text, word_lengths))
+    token_pinyin = np.zeros((len(ids), SLOTS), dtype=np.uint8)
+    single = (spans[:, 1] - starts) == 1
+    token_pinyin[single] = char_pinyin[starts[single]]
+    sents = np.unique(np.searchsorted(starts, np.array(sentence_starts(text), dtype=np.int64)))
+    sents = sents[sents < len(ids)]
+    return {"ids": ids.astype(np.int32), "pinyin": token_pinyin, "words": words.astype(np.int32),
+            "sents": sents.astype(np.int32)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="segment and read stdin lines; one JSON object per line")
+    parser.add_argument("--segmenter", default="jieba", choices=SEGMENTERS)
+    parser.add_argument("--model", default="", help="model path (or hub id for ltp)")
+    args = parser.parse_args(argv)
+    segmenter = load_segmenter(args.segmenter, args.model)
+    pinyin = PinyinAnnotator()
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        words = words_of(text, segment(text, segmenter))
+        out = {"text": text, "words": words, "pinyin": pinyin.readings(words)}
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

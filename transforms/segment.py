@@ -1,0 +1,187 @@
+"""Word segmentation behind one interface: rjieba, LTP's perceptron (ltp_extension) and `ltp.LTP` (neural or legacy).
+
+A document is segmented line by line, so that words never cross a line break and dropping a line drops exactly
+its words. The result is stored as word lengths in characters: they concatenate back to the text exactly.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Iterable
+
+from transforms.chars import split_sentences
+
+SEGMENTERS = ("jieba", "ltp-perceptron", "ltp")
+
+
+def _dir_sha256(path: str) -> str:
+    """sha256 over a model file, or over every file of a model folder (names and bytes, sorted)."""
+    h = hashlib.sha256()
+    files = [path] if os.path.isfile(path) else sorted(
+        os.path.join(root, name) for root, _, names in os.walk(path) for name in names)
+    for f in files:
+        h.update(os.path.relpath(f, path).encode() if f != path else b"")
+        with open(f, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+class Segmenter:
+    """Base: `cut_many(sentences)` → the words of each sentence."""
+
+    name = "base"
+
+    def cut_many(self, sentences: list[str]) -> list[list[str]]:
+        raise NotImplementedError
+
+
+class JiebaSegmenter(Segmenter):
+    """rjieba: jieba's algorithm and dictionary in Rust; offline, ~7M chars/s."""
+
+    name = "jieba"
+
+    def __init__(self):
+        import rjieba
+
+        self._cut = rjieba.cut
+
+    def cut_many(self, sentences):
+        return [self._cut(s) for s in sentences]
+
+
+class LtpPerceptronSegmenter(Segmenter):
+    """LTP's legacy perceptron segmenter, called through ltp_extension directly (no torch)."""
+
+    name = "ltp-perceptron"
+
+    def __init__(self, model: str):
+        from ltp_extension.perceptron import CWSModel
+
+        self._model = CWSModel.load(model_file(model))
+
+    def cut_many(self, sentences):
+        return [list(words) for words in self._model.batch_predict(sentences)] if sentences else []
+
+
+class LtpSegmenter(Segmenter):
+    """`ltp.LTP` on a hub id or a local folder (neural models, or legacy ones with config.json)."""
+
+    name = "ltp"
+
+    def __init__(self, model: str):
+        from ltp import LTP
+
+        self._ltp = LTP(model)
+
+    def cut_many(self, sentences):
+        return [list(words) for words in self._ltp.pipeline(sentences, tasks=["cws"]).cws] if sentences else []
+
+
+def model_file(model: str) -> str:
+    """The perceptron file of a model folder made by `train_perceptron` (or the file itself)."""
+    if os.path.isdir(model):
+        with open(os.path.join(model, "config.json"), encoding="utf-8") as f:
+            return os.path.join(model, json.load(f)["tasks"]["cws"])
+    return model
+
+
+def describe_segmenter(name: str, model: str = "") -> dict:
+    """What segments the corpus, for the manifest: backend, model, sha256 of the model's files."""
+    import importlib.metadata
+
+    if name == "jieba":
+        return {"backend": name, "model": f"rjieba {importlib.metadata.version('rjieba')} built-in dictionary",
+                "sha256": ""}
+    return {"backend": name, "model": model, "sha256": _dir_sha256(model) if os.path.exists(model) else "hub id"}
+
+
+def load_segmenter(name: str, model: str = "") -> Segmenter:
+    """The segmenter named in the config (jieba needs no model)."""
+    if name == "jieba":
+        return JiebaSegmenter()
+    if not model:
+        raise ValueError(f"segmenter {name!r} needs a model (path, or hub id for ltp)")
+    if name == "ltp-perceptron":
+        return LtpPerceptronSegmenter(model)
+    if name == "ltp":
+        return LtpSegmenter(model)
+    raise ValueError(f"unknown segmenter {name!r}; one of {SEGMENTERS}")
+
+
+def align(text: str, words: Iterable[str]) -> list[int]:
+    """Word lengths covering `text` exactly, even when a backend dropped or altered characters (spaces...)."""
+    lengths: list[int] = []
+    pos = 0
+    for word in words:
+        if not word:
+            continue
+        found = text.find(word, pos)
+        if found < 0:
+            continue
+        lengths.extend(1 for _ in range(found - pos))  # characters the backend skipped: one word each
+        lengths.append(len(word))
+        pos = found + len(word)
+    lengths.extend(1 for _ in range(len(text) - pos))
+    return lengths
+
+
+def segment(text: str, segmenter: Segmenter) -> list[int]:
+    """Word lengths of a whole text; every newline is a word of its own, sentences are segmented as a batch."""
+    lines = text.split("\n")
+    pieces = [split_sentences(line) for line in lines]
+    flat = [s for p in pieces for s in p]
+    cut = iter(segmenter.cut_many(flat))
+    lengths: list[int] = []
+    for i, sentences in enumerate(pieces):
+        if i:
+            lengths.append(1)  # the newline
+        for sentence in sentences:
+            lengths.extend(align(sentence, next(cut)))
+    return lengths
+
+
+def words_of(text: str, lengths: list[int]) -> list[str]:
+    """The words a list of lengths cuts text into."""
+    out, pos = [], 0
+    for n in lengths:
+        out.append(text[pos:pos + n])
+        pos += n
+    return out
+
+
+def drop_lines(text: str, lengths: list[int], keep: list[bool]) -> tuple[str, list[int]]:
+    """Text and word lengths without the lines whose `keep` entry is False."""
+    lines = text.split("\n")
+    per_line: list[list[int]] = [[]]
+    for word in words_of(text, lengths):
+        if word == "\n":
+            per_line.append([])
+        else:
+            per_line[-1].append(len(word))
+    kept_lines = [(line, w) for line, w, k in zip(lines, per_line, keep) if k]
+    new_lengths: list[int] = []
+    for i, (_, w) in enumerate(kept_lines):
+        if i:
+            new_lengths.append(1)
+        new_lengths.extend(w)
+    return "\n".join(line for line, _ in kept_lines), new_lengths
+
+
+def train_perceptron(train_file: str, out_dir: str, epochs: int = 5) -> str:
+    """Train an LTP perceptron segmenter from one sentence per line, words separated by spaces; returns out_dir.
+
+    The folder holds `cws_model.bin` and the `config.json` that `ltp.LTP(out_dir)` reads (key spelled as LTP does).
+    """
+    from ltp_extension.perceptron import CWSTrainer
+
+    trainer = CWSTrainer()
+    trainer.epoch = epochs
+    trainer.load_train_data(train_file)
+    model = trainer.train()
+    os.makedirs(out_dir, exist_ok=True)
+    model.save(os.path.join(out_dir, "cws_model.bin"))
+    with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as f:
+        json.dump({"nerual": False, "tasks": {"cws": "cws_model.bin"}}, f)
+    return out_dir
