@@ -3,6 +3,7 @@ indices per document; vocabulary, glyph and pinyin tables written beside the sha
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 
 import apache_beam as beam
@@ -10,6 +11,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from fonts.glyphs import DEFAULT_MANIFEST, GlyphRenderer, load_manifest, verify
+from pipeline.funnel import FUNNEL, event
 from pipeline.write import join, write_atomically
 from transforms.annotate import annotate
 from transforms.config import CorpusConfig
@@ -66,7 +68,11 @@ class Annotate(beam.DoFn):
     def process(self, doc, vocab_info):
         if self._source is not vocab_info:  # build the lookup table once per side-input value
             self._source, self._vocab = vocab_info, Vocab(vocab_info["tokens"])
-        yield doc, annotate(doc.text, doc.words, self._vocab, self.pinyin)
+        try:
+            yield doc, annotate(doc.text, doc.words, self._vocab, self.pinyin)
+        except Exception as exc:  # counted, never fatal
+            logging.warning("annotation of %s failed: %r", doc.url, exc)
+            yield event(doc.warc_file, "failed", f"annotate.{type(exc).__name__}")
 
 
 class WriteAssets(beam.DoFn):
@@ -99,9 +105,10 @@ class WriteAssets(beam.DoFn):
 
 
 def annotate_corpus(docs, output: str, config: CorpusConfig):
-    """(annotated (doc, arrays) pairs, the assets' manifest section as a one-element PCollection)."""
+    """(annotated (doc, arrays) pairs, assets' manifest section (one element), funnel events of failures)."""
     counts = docs | "CharCounts" >> beam.CombineGlobally(CharCountsFn())
     vocab = counts | "ChooseVocab" >> beam.Map(choose_vocab, config)
     assets = vocab | "WriteAssets" >> beam.ParDo(WriteAssets(output, config))
-    annotated = docs | "Annotate" >> beam.ParDo(Annotate(), vocab_info=beam.pvalue.AsSingleton(vocab))
-    return annotated, assets
+    annotated = docs | "Annotate" >> beam.ParDo(Annotate(), vocab_info=beam.pvalue.AsSingleton(vocab)).with_outputs(
+        FUNNEL, main="annotated")
+    return annotated["annotated"], assets, annotated[FUNNEL]

@@ -83,8 +83,8 @@ def test_pinyin_encoding_in_the_reference_alphabet():
     assert encode("lv3").tolist() == [ALPHABET.index("l"), ALPHABET.index("v"), 3, 0, 0, 0, 0, 0]
     assert decode(encode("zhuang1")) == "zhuang1" and not encode(None).any() and not encode("x!").any()
     assert decode(default_reading("行")) in ("xing2", "hang2") and not default_reading("a").any()
-    readings = PinyinAnnotator().readings(["ABC", "中文"])
-    assert readings == [None, None, None, "zhong1", "wen2"]
+    readings = PinyinAnnotator().readings(["ABC", "中文", "𫔰", "ǎ"])
+    assert readings == [None, None, None, "zhong1", "wen2", None, None]  # unknown ideographs read None
 
 
 def test_vocab_from_counts_and_given_vocab_with_wordpieces():

@@ -2,6 +2,8 @@
 reference's alphabet (0 empty, 1–5 tone digits, 6–31 letters a–z) in 8 slots per character."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from transforms.chars import HAN_RE
@@ -10,6 +12,7 @@ SLOTS = 8
 ALPHABET = ["", "1", "2", "3", "4", "5"] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
 SYMBOL_ID = {s: i for i, s in enumerate(ALPHABET) if s}
 NO_PINYIN = np.zeros(SLOTS, dtype=np.uint8)
+READING_RE = re.compile(r"[a-z]{1,7}[1-5]")
 
 
 def encode(reading: str | None) -> np.ndarray:
@@ -31,11 +34,13 @@ def _pypinyin_readings(word: str) -> list[str | None]:
     """pypinyin's reading of each character of a word, chosen with the word as context."""
     from pypinyin import Style, pinyin
 
+    # Characters pypinyin cannot read (rare ideographs, symbols) come back as a placeholder, which the
+    # reading pattern then rejects: a None from the callback would crash pypinyin's tone conversion.
     items = pinyin(word, style=Style.TONE3, neutral_tone_with_five=True, v_to_u=False, heteronym=False,
-                   errors=lambda chars: [[None] for _ in chars])
+                   errors=lambda chars: ["-"] * len(chars))
     if len(items) != len(word):  # never seen; keep the alignment whatever pypinyin does
-        return [_pypinyin_readings(c)[0] if len(c) == 1 and len(word) > 1 else None for c in word]
-    return [item[0] or None for item in items]
+        return [_pypinyin_readings(c)[0] if len(word) > 1 else None for c in word]
+    return [item[0] if READING_RE.fullmatch(item[0]) else None for item in items]
 
 
 class PinyinAnnotator:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Iterable
-
 from transforms.chars import split_sentences
 
 SEGMENTERS = ("jieba", "ltp-perceptron", "ltp")
@@ -32,6 +30,7 @@ class Segmenter:
     """Base: `cut_many(sentences)` → the words of each sentence."""
 
     name = "base"
+    whole_lines = False  # True when the backend splits at punctuation itself: it gets lines, not sentences
 
     def cut_many(self, sentences: list[str]) -> list[list[str]]:
         raise NotImplementedError
@@ -41,6 +40,7 @@ class JiebaSegmenter(Segmenter):
     """rjieba: jieba's algorithm and dictionary in Rust; offline, ~7M chars/s."""
 
     name = "jieba"
+    whole_lines = True  # jieba cuts its input into runs of Han/alphanumerics first
 
     def __init__(self):
         import rjieba
@@ -110,8 +110,10 @@ def load_segmenter(name: str, model: str = "") -> Segmenter:
     raise ValueError(f"unknown segmenter {name!r}; one of {SEGMENTERS}")
 
 
-def align(text: str, words: Iterable[str]) -> list[int]:
+def align(text: str, words: list[str]) -> list[int]:
     """Word lengths covering `text` exactly, even when a backend dropped or altered characters (spaces...)."""
+    if "".join(words) == text:  # the usual case
+        return [len(w) for w in words]
     lengths: list[int] = []
     pos = 0
     for word in words:
@@ -130,7 +132,7 @@ def align(text: str, words: Iterable[str]) -> list[int]:
 def segment(text: str, segmenter: Segmenter) -> list[int]:
     """Word lengths of a whole text; every newline is a word of its own, sentences are segmented as a batch."""
     lines = text.split("\n")
-    pieces = [split_sentences(line) for line in lines]
+    pieces = [[line] if line else [] for line in lines] if segmenter.whole_lines else [split_sentences(line) for line in lines]
     flat = [s for p in pieces for s in p]
     cut = iter(segmenter.cut_many(flat))
     lengths: list[int] = []

@@ -1,0 +1,250 @@
+"""ChineseBERT: fusion of character, pinyin and glyph embeddings → BERT encoder → tied MLM head.
+
+Parameter names and shapes follow the released checkpoint (`bert.embeddings.pinyin_embeddings.conv.weight`,
+`cls.predictions.transform.dense.weight`, …), so its weights load here and ours load there.
+The model reads no files: the glyph table is filled from an array with `load_glyphs` after construction.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from model.config import ChineseBertConfig
+
+
+class PinyinEmbedding(nn.Module):
+    """Pinyin letters of each token → one vector: Embedding → Conv1d over the slots → max-pool."""
+
+    def __init__(self, c: ChineseBertConfig):
+        super().__init__()
+        self.embedding = nn.Embedding(c.pinyin_alphabet, c.pinyin_embedding)
+        self.conv = nn.Conv1d(c.pinyin_embedding, c.hidden_size, kernel_size=c.pinyin_conv_width)
+
+    def forward(self, pinyin_ids: torch.Tensor) -> torch.Tensor:
+        b, t, slots = pinyin_ids.shape  # [B, T, 8]
+        x = self.embedding(pinyin_ids.view(b * t, slots))  # [B·T, 8, 128]
+        x = self.conv(x.transpose(1, 2))  # [B·T, H, 8 - width + 1]
+        return x.max(dim=-1).values.view(b, t, -1)  # [B, T, H]
+
+
+class GlyphEmbedding(nn.Module):
+    """The pixels of each vocabulary entry in every font, flattened: a (trainable) table of V × fonts·size²."""
+
+    def __init__(self, c: ChineseBertConfig):
+        super().__init__()
+        self.embedding = nn.Embedding(c.vocab_size, c.glyph_dim)
+        self.embedding.weight.requires_grad = c.train_glyphs
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.embedding(input_ids)  # [B, T, fonts·size²]
+
+
+class FusionEmbeddings(nn.Module):
+    """concat(word, pinyin, glyph) → map_fc → + position + token type → LayerNorm → dropout."""
+
+    def __init__(self, c: ChineseBertConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden_size, padding_idx=c.pad_token_id)
+        self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.hidden_size)
+        self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.hidden_size)
+        self.pinyin_embeddings = PinyinEmbedding(c)
+        self.glyph_embeddings = GlyphEmbedding(c)
+        self.glyph_map = nn.Linear(c.glyph_dim, c.hidden_size)
+        self.map_fc = nn.Linear(3 * c.hidden_size, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+        self.dropout = nn.Dropout(c.hidden_dropout_prob)
+        self.register_buffer("position_ids", torch.arange(c.max_position_embeddings).unsqueeze(0), persistent=False)
+
+    def forward(self, input_ids, pinyin_ids, token_type_ids=None):
+        t = input_ids.shape[1]
+        word = self.word_embeddings(input_ids)  # [B, T, H]
+        pinyin = self.pinyin_embeddings(pinyin_ids)  # [B, T, H]
+        glyph = self.glyph_map(self.glyph_embeddings(input_ids))  # [B, T, H]
+        x = self.map_fc(torch.cat([word, pinyin, glyph], dim=-1))  # the checkpoint's order: word, pinyin, glyph
+        x = x + self.position_embeddings(self.position_ids[:, :t])
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        x = x + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.LayerNorm(x))
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, c: ChineseBertConfig):
+        super().__init__()
+        self.heads = c.num_attention_heads
+        self.query = nn.Linear(c.hidden_size, c.hidden_size)
+        self.key = nn.Linear(c.hidden_size, c.hidden_size)
+        self.value = nn.Linear(c.hidden_size, c.hidden_size)
+        self.dropout_p = c.attention_probs_dropout_prob
+
+    def forward(self, x, attn_mask):
+        b, t, h = x.shape
+        q, k, v = (proj(x).view(b, t, self.heads, h // self.heads).transpose(1, 2)
+                   for proj in (self.query, self.key, self.value))  # [B, heads, T, H/heads]
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
+                                           dropout_p=self.dropout_p if self.training else 0.0)
+        return y.transpose(1, 2).reshape(b, t, h)
+
+
+class DenseLayerNorm(nn.Module):
+    """dense → dropout → + residual → LayerNorm (BERT's post-LN 'output' blocks)."""
+
+    def __init__(self, c: ChineseBertConfig, d_in: int):
+        super().__init__()
+        self.dense = nn.Linear(d_in, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+        self.dropout = nn.Dropout(c.hidden_dropout_prob)
+
+    def forward(self, x, residual):
+        return self.LayerNorm(self.dropout(self.dense(x)) + residual)
+
+
+class Attention(nn.Module):
+    def __init__(self, c: ChineseBertConfig):
+        super().__init__()
+        self.self = SelfAttention(c)
+        self.output = DenseLayerNorm(c, c.hidden_size)
+
+    def forward(self, x, attn_mask):
+        return self.output(self.self(x, attn_mask), x)
+
+
+class Intermediate(nn.Module):
+    def __init__(self, c: ChineseBertConfig):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.intermediate_size)
+
+    def forward(self, x):
+        return F.gelu(self.dense(x))
+
+
+class Layer(nn.Module):
+    def __init__(self, c: ChineseBertConfig):
+        super().__init__()
+        self.attention = Attention(c)
+        self.intermediate = Intermediate(c)
+        self.output = DenseLayerNorm(c, c.intermediate_size)
+
+    def forward(self, x, attn_mask):
+        x = self.attention(x, attn_mask)
+        return self.output(self.intermediate(x), x)
+
+
+class Encoder(nn.Module):
+    def __init__(self, c: ChineseBertConfig):
+        super().__init__()
+        self.layer = nn.ModuleList(Layer(c) for _ in range(c.num_hidden_layers))
+
+    def forward(self, x, attn_mask):
+        for layer in self.layer:
+            x = layer(x, attn_mask)
+        return x
+
+
+class Pooler(nn.Module):
+    def __init__(self, c: ChineseBertConfig):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.hidden_size)
+
+    def forward(self, x):
+        return torch.tanh(self.dense(x[:, 0]))
+
+
+class ChineseBertModel(nn.Module):
+    """Embeddings + encoder + pooler (the `bert.` part of the checkpoint)."""
+
+    def __init__(self, c: ChineseBertConfig):
+        super().__init__()
+        self.config = c
+        self.embeddings = FusionEmbeddings(c)
+        self.encoder = Encoder(c)
+        self.pooler = Pooler(c)
+
+    def forward(self, input_ids, pinyin_ids, attention_mask=None, token_type_ids=None):
+        x = self.embeddings(input_ids, pinyin_ids, token_type_ids)
+        attn_mask = None
+        if attention_mask is not None:  # [B, T] 1 = token, 0 = padding → boolean [B, 1, 1, T]: True = attend
+            attn_mask = attention_mask.bool()[:, None, None, :]
+        x = self.encoder(x, attn_mask)
+        return x, self.pooler(x)
+
+
+class PredictionHeadTransform(nn.Module):
+    def __init__(self, c: ChineseBertConfig):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+
+    def forward(self, x):
+        return self.LayerNorm(F.gelu(self.dense(x)))
+
+
+class LMPredictionHead(nn.Module):
+    def __init__(self, c: ChineseBertConfig, word_embeddings: nn.Embedding):
+        super().__init__()
+        self.transform = PredictionHeadTransform(c)
+        self.bias = nn.Parameter(torch.zeros(c.vocab_size))
+        self.decoder = nn.Linear(c.hidden_size, c.vocab_size)
+        self.decoder.weight = word_embeddings.weight  # tied
+        self.decoder.bias = self.bias  # tied, as in HF BERT (both names appear in checkpoints)
+
+    def forward(self, x):
+        return self.decoder(self.transform(x))
+
+
+class MLMHead(nn.Module):
+    def __init__(self, c: ChineseBertConfig, word_embeddings: nn.Embedding):
+        super().__init__()
+        self.predictions = LMPredictionHead(c, word_embeddings)
+
+    def forward(self, x):
+        return self.predictions(x)
+
+
+class ChineseBertForMaskedLM(nn.Module):
+    """ChineseBERT with the masked-language-model head (no NSP head, as in the paper's pretraining)."""
+
+    def __init__(self, config: ChineseBertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = ChineseBertModel(config)
+        self.cls = MLMHead(config, self.bert.embeddings.word_embeddings)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module):
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Linear, nn.Conv1d)):
+            nn.init.normal_(module.weight, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=std)
+            if module.padding_idx is not None:
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    @torch.no_grad()
+    def load_glyphs(self, glyphs) -> None:
+        """Fill the glyph table from glyphs.npy (uint8 [V, fonts, size, size]), pixels scaled to [0, 1].
+
+        Called after construction, so weight initialisation can never overwrite the pixels (the reference's bug).
+        """
+        table = torch.as_tensor(glyphs).reshape(glyphs.shape[0], -1).float() / 255.0
+        weight = self.bert.embeddings.glyph_embeddings.embedding.weight
+        if tuple(table.shape) != tuple(weight.shape):
+            raise ValueError(f"glyphs {tuple(table.shape)} do not fit the model's table {tuple(weight.shape)}")
+        weight.copy_(table)
+
+    def forward(self, input_ids, pinyin_ids, attention_mask=None, token_type_ids=None, labels=None):
+        """Logits [B, T, V]; with labels (-100 = ignore) also the mean MLM loss: (loss, logits)."""
+        hidden, _ = self.bert(input_ids, pinyin_ids, attention_mask, token_type_ids)
+        if labels is None:
+            return self.cls(hidden)
+        # Only masked positions go through the head: the vocabulary projection is the costliest matmul.
+        selected = labels != -100
+        logits = self.cls(hidden[selected])
+        return F.cross_entropy(logits.float(), labels[selected]), logits
