@@ -161,13 +161,14 @@ class ChineseBertModel(nn.Module):
         self.encoder = Encoder(c)
         self.pooler = Pooler(c)
 
-    def forward(self, input_ids, pinyin_ids, attention_mask=None, token_type_ids=None):
+    def forward(self, input_ids, pinyin_ids, attention_mask=None, token_type_ids=None, pool: bool = True):
+        """(hidden states [B, T, H], pooled [B, H] or None when pool is False)."""
         x = self.embeddings(input_ids, pinyin_ids, token_type_ids)
         attn_mask = None
         if attention_mask is not None:  # [B, T] 1 = token, 0 = padding → boolean [B, 1, 1, T]: True = attend
             attn_mask = attention_mask.bool()[:, None, None, :]
         x = self.encoder(x, attn_mask)
-        return x, self.pooler(x)
+        return x, (self.pooler(x) if pool else None)
 
 
 class PredictionHeadTransform(nn.Module):
@@ -241,7 +242,7 @@ class ChineseBertForMaskedLM(nn.Module):
 
     def forward(self, input_ids, pinyin_ids, attention_mask=None, token_type_ids=None, labels=None):
         """Logits [B, T, V]; with labels (-100 = ignore) also the mean MLM loss: (loss, logits)."""
-        hidden, _ = self.bert(input_ids, pinyin_ids, attention_mask, token_type_ids)
+        hidden, _ = self.bert(input_ids, pinyin_ids, attention_mask, token_type_ids, pool=False)
         if labels is None:
             return self.cls(hidden)
         # Only masked positions go through the head: the vocabulary projection is the costliest matmul.

@@ -1,0 +1,120 @@
+"""Model folders (config.json, model.safetensors, vocab and glyph/pinyin assets), training checkpoints with exact
+resume, and conversion to and from the reference checkpoint format (pytorch_model.bin + BERT-style config.json)."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from model.config import ChineseBertConfig
+from model.modeling import ChineseBertForMaskedLM
+
+ASSETS = ("vocab.txt", "glyphs.npy", "pinyin_default.npy", "pinyin_alphabet.json")
+TIED = ("cls.predictions.decoder.weight", "cls.predictions.decoder.bias")  # copies of word embeddings / bias
+REFERENCE_CONFIG_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                         "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings",
+                         "type_vocab_size", "layer_norm_eps", "initializer_range", "pad_token_id")
+
+
+def unwrap(model: torch.nn.Module) -> ChineseBertForMaskedLM:
+    return model.module if hasattr(model, "module") else model
+
+
+def save_model(model: torch.nn.Module, folder: str, assets_from: str) -> None:
+    """Write a loadable model folder: config.json, model.safetensors and the corpus assets beside them."""
+    model = unwrap(model)
+    os.makedirs(folder, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k not in TIED}
+    save_file(state, os.path.join(folder, "model.safetensors"))
+    with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:
+        f.write(model.config.to_json())
+    for name in ASSETS:
+        src = os.path.join(assets_from, name)
+        if os.path.exists(src) and os.path.abspath(src) != os.path.abspath(os.path.join(folder, name)):
+            shutil.copyfile(src, os.path.join(folder, name))
+
+
+def load_state(model: ChineseBertForMaskedLM, state: dict[str, torch.Tensor]) -> None:
+    """Load a state dict with our (= the reference's) names; tied decoder copies and position_ids are optional,
+    anything else missing or unexpected is an error."""
+    state = {k: v for k, v in state.items() if not k.endswith("position_ids")}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k not in TIED]
+    if missing or unexpected:
+        raise KeyError(f"missing {missing}, unexpected {unexpected}")
+
+
+def load_model(folder: str, map_location: str = "cpu") -> ChineseBertForMaskedLM:
+    """A model folder written by save_model (or by convert_from_reference)."""
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        config = ChineseBertConfig.from_json(f.read())
+    model = ChineseBertForMaskedLM(config)
+    load_state(model, load_file(os.path.join(folder, "model.safetensors"), device=map_location))
+    return model
+
+
+def rng_states() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()[1].tolist(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(("MT19937", np.array(states["numpy"], dtype=np.uint32), 0, 0, 0.0))
+    random.setstate(tuple(tuple(x) if isinstance(x, list) else x for x in states["python"]))
+    if states["cuda"]:
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save_checkpoint(path: str, model, optimizer, scheduler, step: int, batches: int) -> None:
+    """Everything exact resume needs, written atomically."""
+    tmp = path + ".tmp"
+    torch.save({"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "step": step, "batches": batches, "rng": rng_states()}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str, model, optimizer, scheduler) -> tuple[int, int, dict]:
+    """Restore model, optimiser and scheduler; returns (step, batches consumed, RNG states). The caller restores
+    the RNG states (set_rng_states) after replaying the data stream, which itself draws from torch's RNG."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    load_state(unwrap(model), state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    return state["step"], state["batches"], state["rng"]
+
+
+def latest_checkpoint(folder: str) -> str | None:
+    names = sorted((f for f in os.listdir(folder) if f.startswith("step-") and f.endswith(".pt")),
+                   key=lambda f: int(f[5:-3])) if os.path.isdir(folder) else []
+    return os.path.join(folder, names[-1]) if names else None
+
+
+def convert_from_reference(reference_dir: str, out_dir: str, glyph_fonts: int = 3, glyph_size: int = 24) -> None:
+    """A reference checkpoint folder (config.json, pytorch_model.bin, vocab.txt) → our model folder."""
+    with open(os.path.join(reference_dir, "config.json"), encoding="utf-8") as f:
+        ref = json.load(f)
+    config = ChineseBertConfig(**{k: ref[k] for k in REFERENCE_CONFIG_KEYS if k in ref},
+                               glyph_fonts=glyph_fonts, glyph_size=glyph_size)
+    model = ChineseBertForMaskedLM(config)
+    load_state(model, torch.load(os.path.join(reference_dir, "pytorch_model.bin"), map_location="cpu",
+                                 weights_only=True))
+    save_model(model, out_dir, reference_dir)
+
+
+def convert_to_reference(model_dir: str, out_dir: str) -> None:
+    """Our model folder → pytorch_model.bin and a BERT-style config.json with the reference's names."""
+    model = load_model(model_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    torch.save(model.state_dict(), os.path.join(out_dir, "pytorch_model.bin"))
+    config = {k: getattr(model.config, k) for k in REFERENCE_CONFIG_KEYS}
+    config.update({"architectures": ["GlyceBertForMaskedLM"], "model_type": "bert", "hidden_act": "gelu"})
+    with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+    if os.path.exists(os.path.join(model_dir, "vocab.txt")):
+        shutil.copyfile(os.path.join(model_dir, "vocab.txt"), os.path.join(out_dir, "vocab.txt"))
