@@ -33,7 +33,7 @@ else
   RUNNER_ARGS := --runner=$(RUNNER)
 endif
 
-.PHONY: venv fonts corpus test sample bench ltp-model clean
+.PHONY: venv fonts corpus pretrain test sample bench ltp-model clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,26 @@ fonts:
 
 corpus: venv fonts
 	$(BIN)/python beam_runner.py --input '$(INPUT)' --output $(OUTPUT) $(RUNNER_ARGS) $(ARGS)
+
+# Pretraining: tiny on CPU by default; CONFIG=base NPROC=8 runs torchrun with DDP on the GPUs of this node;
+# several nodes: NNODES=4 NODE_RANK=… MASTER_ADDR=… [MASTER_PORT=29500] on each node.
+CONFIG ?= tiny
+NPROC ?= 1
+NNODES ?= 1
+NODE_RANK ?= 0
+MASTER_ADDR ?= 127.0.0.1
+MASTER_PORT ?= 29500
+MODEL_OUT ?= out/model
+PRETRAIN_ARGS ?=
+pretrain: venv
+	test -f $(OUTPUT)/manifest.json || $(MAKE) corpus
+ifeq ($(NPROC)$(NNODES),11)
+	$(BIN)/python -m model.train --config $(CONFIG) --corpus $(OUTPUT) --out $(MODEL_OUT) $(PRETRAIN_ARGS)
+else
+	$(BIN)/torchrun --nproc_per_node $(NPROC) --nnodes $(NNODES) --node_rank $(NODE_RANK) \
+	  --master_addr $(MASTER_ADDR) --master_port $(MASTER_PORT) \
+	  -m model.train --config $(CONFIG) --corpus $(OUTPUT) --out $(MODEL_OUT) $(PRETRAIN_ARGS)
+endif
 
 test: venv fonts
 	$(BIN)/python -m pytest -q tests

@@ -181,7 +181,10 @@ def train(argv=None) -> dict:
     step = 0
     resume = None if args.no_resume else latest_checkpoint(checkpoints)
     if resume:
-        step, consumed, rng = load_checkpoint(resume, model, optimizer, scheduler)
+        try:
+            step, consumed, rng = load_checkpoint(resume, model, optimizer, scheduler)
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise SystemExit(f"{resume} does not fit this model or optimiser ({exc}); pass --no-resume or another --out")
         batches.skip(consumed)
         set_rng_states(rng)
     log_path = os.path.join(args.out, "metrics.jsonl")

@@ -56,3 +56,14 @@ def requires_shared(*parts: str) -> str:
     if not os.path.exists(path):
         pytest.skip(f"shared data absent: {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory):
+    """The corpus job run once on the embedded sample: (output folder, manifest, samples read back)."""
+    import beam_runner
+    from test_pipeline import read_samples
+
+    out = tmp_path_factory.mktemp("corpus")
+    manifest = beam_runner.run(["--input", SAMPLE_GLOB, "--output", str(out), "--quiet"])
+    return out, manifest, read_samples(out)

@@ -47,13 +47,6 @@ def output_bytes(output):
     return {os.path.relpath(f, output): open(f, "rb").read() for f in files if os.path.isfile(f)}
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    out = tmp_path_factory.mktemp("corpus")
-    manifest = run_job(out)
-    return out, manifest, read_samples(out)
-
-
 def test_kept_documents_are_the_good_chinese_pages(corpus):
     _, manifest, samples = corpus
     assert {json.loads(s["json"])["url"] for s in samples} == KEPT_URLS

@@ -1,0 +1,231 @@
+"""ChineseBERT: reference parameter table, glyph table, masking invariants, loader, training, resume, DDP, tools."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from model import ChineseBertConfig, ChineseBertForMaskedLM
+from model.checkpoint import convert_from_reference, convert_to_reference, load_model, load_state
+from model.data import CorpusAssets, DataConfig, PretrainingStream, SequenceBuilder
+from model.masking import IGNORE, MaskingConfig, SpecialIds, mask_sequence
+
+# The released ChineseBERT-base: names and shapes of its state dict (vocabulary 23,236), from its documentation.
+REFERENCE_EMBEDDINGS = {
+    "word_embeddings.weight": (23236, 768), "position_embeddings.weight": (512, 768),
+    "token_type_embeddings.weight": (2, 768), "pinyin_embeddings.embedding.weight": (32, 128),
+    "pinyin_embeddings.conv.weight": (768, 128, 2), "pinyin_embeddings.conv.bias": (768,),
+    "glyph_embeddings.embedding.weight": (23236, 1728), "glyph_map.weight": (768, 1728), "glyph_map.bias": (768,),
+    "map_fc.weight": (768, 2304), "map_fc.bias": (768,), "LayerNorm.weight": (768,), "LayerNorm.bias": (768,),
+}
+REFERENCE_LAYER = {
+    "attention.self.query.weight": (768, 768), "attention.self.query.bias": (768,),
+    "attention.self.key.weight": (768, 768), "attention.self.key.bias": (768,),
+    "attention.self.value.weight": (768, 768), "attention.self.value.bias": (768,),
+    "attention.output.dense.weight": (768, 768), "attention.output.dense.bias": (768,),
+    "attention.output.LayerNorm.weight": (768,), "attention.output.LayerNorm.bias": (768,),
+    "intermediate.dense.weight": (3072, 768), "intermediate.dense.bias": (3072,),
+    "output.dense.weight": (768, 3072), "output.dense.bias": (768,),
+    "output.LayerNorm.weight": (768,), "output.LayerNorm.bias": (768,),
+}
+REFERENCE_HEAD = {
+    "cls.predictions.bias": (23236,), "cls.predictions.transform.dense.weight": (768, 768),
+    "cls.predictions.transform.dense.bias": (768,), "cls.predictions.transform.LayerNorm.weight": (768,),
+    "cls.predictions.transform.LayerNorm.bias": (768,), "cls.predictions.decoder.weight": (23236, 768),
+    "cls.predictions.decoder.bias": (23236,),
+}
+
+
+def reference_table() -> dict:
+    table = {f"bert.embeddings.{k}": v for k, v in REFERENCE_EMBEDDINGS.items()}
+    for n in range(12):
+        table.update({f"bert.encoder.layer.{n}.{k}": v for k, v in REFERENCE_LAYER.items()})
+    table.update({"bert.pooler.dense.weight": (768, 768), "bert.pooler.dense.bias": (768,), **REFERENCE_HEAD})
+    return table
+
+
+@pytest.fixture(scope="module")
+def base():
+    return ChineseBertForMaskedLM(ChineseBertConfig.base(23236))
+
+
+def test_base_matches_the_reference_table(base):
+    assert sum(p.numel() for p in base.bert.parameters()) == 147_337_984
+    assert {k: tuple(v.shape) for k, v in base.state_dict().items()} == reference_table()
+    assert base.cls.predictions.decoder.weight is base.bert.embeddings.word_embeddings.weight  # tied
+
+
+def test_reference_state_dict_loads_without_missing_or_unexpected_keys(base):
+    state = {k: torch.zeros(v) for k, v in reference_table().items()}
+    state["bert.embeddings.position_ids"] = torch.arange(512)[None]  # old checkpoints carry it: tolerated
+    model = ChineseBertForMaskedLM(ChineseBertConfig.base(23236))
+    load_state(model, state)
+    assert float(model.bert.encoder.layer[3].output.dense.weight.detach().abs().sum()) == 0.0
+    del state["bert.pooler.dense.bias"]
+    with pytest.raises(KeyError):
+        load_state(model, state)
+    state["bert.pooler.dense.bias"] = torch.zeros(768)
+    state["bert.extra.weight"] = torch.zeros(1)
+    with pytest.raises(KeyError):
+        load_state(model, state)
+
+
+def test_sizes_live_in_the_config():
+    tiny = ChineseBertConfig.tiny(100)
+    model = ChineseBertForMaskedLM(tiny)
+    assert model.bert.embeddings.glyph_embeddings.embedding.weight.shape == (100, tiny.glyph_dim)
+    assert model.bert.embeddings.pinyin_embeddings.conv.kernel_size == (tiny.pinyin_conv_width,)
+    large = ChineseBertConfig.large(100)
+    assert (large.hidden_size, large.num_hidden_layers, large.num_attention_heads) == (1024, 24, 16)
+    assert ChineseBertConfig.from_json(tiny.to_json()) == tiny
+
+
+def test_glyph_table_equals_glyphs_npy_after_construction(corpus):
+    out, _, _ = corpus
+    glyphs = np.load(os.path.join(out, "glyphs.npy"))
+    model = ChineseBertForMaskedLM(ChineseBertConfig.tiny(len(glyphs)))
+    model.load_glyphs(glyphs)
+    table = model.bert.embeddings.glyph_embeddings.embedding.weight.detach().numpy()
+    assert np.array_equal(table, glyphs.reshape(len(glyphs), -1).astype(np.float32) / 255.0)
+    frozen = ChineseBertForMaskedLM(ChineseBertConfig.tiny(len(glyphs), train_glyphs=False))
+    assert not frozen.bert.embeddings.glyph_embeddings.embedding.weight.requires_grad
+    with pytest.raises(ValueError):
+        model.load_glyphs(glyphs[:-1])
+
+
+def test_padding_is_masked_in_attention():
+    torch.manual_seed(0)
+    model = ChineseBertForMaskedLM(ChineseBertConfig.tiny(50)).eval()
+    ids = torch.randint(5, 50, (1, 7))
+    pinyin = torch.randint(0, 32, (1, 7, 8))
+    alone = model(ids, pinyin, torch.ones_like(ids))
+    padded_ids = torch.cat([ids, torch.zeros(1, 5, dtype=torch.long)], 1)
+    padded = model(padded_ids, torch.cat([pinyin, torch.zeros(1, 5, 8, dtype=torch.long)], 1),
+                   torch.cat([torch.ones_like(ids), torch.zeros(1, 5, dtype=torch.long)], 1))
+    assert torch.allclose(alone, padded[:, :7], atol=1e-5)
+
+
+TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [chr(0x4E00 + i) for i in range(200)]
+
+
+def test_masking_invariants_over_many_sequences():
+    special = SpecialIds.from_tokens(TOKENS)
+    rng = np.random.default_rng(0)
+    default_pinyin = rng.integers(1, 32, size=(len(TOKENS), 8)).astype(np.uint8)
+    cfg = MaskingConfig()
+    stats = {"maskable": 0, "masked": 0, "mask": 0, "random": 0, "kept": 0, "wwm": 0, "n": 0}
+    for _ in range(400):
+        n_words = int(rng.integers(5, 60))
+        word_len = rng.integers(1, 5, size=n_words)
+        words = np.concatenate([[-1], np.repeat(np.arange(n_words), word_len), [-1]])
+        ids = np.concatenate([[special.cls], rng.integers(5, len(TOKENS), size=int(word_len.sum())), [special.sep]])
+        pinyin = default_pinyin[ids].copy()
+        pad = int(rng.integers(0, 5))
+        ids = np.concatenate([ids, np.full(pad, special.pad, dtype=ids.dtype)])
+        words = np.concatenate([words, np.full(pad, -1, dtype=words.dtype)])
+        pinyin = np.concatenate([pinyin, np.zeros((pad, 8), np.uint8)])
+        ids_in, pinyin_in, labels, wwm = mask_sequence(ids, pinyin, words, special, len(TOKENS), default_pinyin, cfg, rng)
+        masked = labels != IGNORE
+        assert not masked[np.isin(ids, [special.cls, special.sep, special.pad])].any()
+        assert np.array_equal(labels[masked], ids[masked])
+        at_mask = ids_in == special.mask
+        assert not pinyin_in[at_mask].any()  # pinyin zero at every [MASK]
+        replaced = masked & ~at_mask & (ids_in != ids)
+        assert np.array_equal(pinyin_in[replaced], default_pinyin[ids_in[replaced]])
+        assert np.array_equal(ids_in[~masked], ids[~masked]) and np.array_equal(pinyin_in[~masked], pinyin[~masked])
+        if wwm:  # whole words: a word is masked entirely or not at all
+            for w in np.unique(words[masked]):
+                assert masked[words == w].all()
+        stats["wwm"] += wwm
+        stats["n"] += 1
+        stats["maskable"] += int((words >= 0).sum())
+        stats["masked"] += int(masked.sum())
+        stats["mask"] += int(at_mask.sum())
+        stats["random"] += int(replaced.sum())
+        stats["kept"] += int((masked & (ids_in == ids)).sum())
+    assert abs(stats["masked"] / stats["maskable"] - 0.15) < 0.02
+    assert abs(stats["wwm"] / stats["n"] - 0.9) < 0.05
+    assert abs(stats["mask"] / stats["masked"] - 0.8) < 0.03
+    assert abs((stats["random"] + stats["kept"]) / stats["masked"] - 0.2) < 0.03  # random may hit the same id
+
+
+def test_packing_and_single_sentences():
+    special = SpecialIds.from_tokens(TOKENS)
+    docs = [{"ids": np.arange(5, 5 + n, dtype=np.int32), "pinyin": np.zeros((n, 8), np.uint8),
+             "words": np.arange(n, dtype=np.int32) // 2, "sents": np.arange(0, n, 10, dtype=np.int32), "key": str(i)}
+            for i, n in enumerate([35, 120, 7, 64] * 10)]
+    cfg = DataConfig(max_len=64, single_sentence_prob=0.1)
+    seqs = list(SequenceBuilder(cfg, special, np.random.default_rng(3))(iter(docs)))
+    assert all(s[0][0] == special.cls and s[0][-1] == special.sep and len(s[0]) <= 64 for s in seqs)
+    assert sum(len(s[0]) - 2 for s in seqs) == sum(len(d["ids"]) for d in docs)  # nothing lost
+    lengths = np.array([len(s[0]) for s in seqs])
+    assert (lengths <= 12).mean() > 0.04 and (lengths > 40).mean() > 0.6  # some single sentences, mostly packed
+    for s in seqs:  # word indices stay unique across packed documents
+        w = s[2][1:-1]
+        assert np.all(np.diff(w) >= 0)
+
+
+def test_loader_is_deterministic_and_splits_ranks(corpus):
+    out, _, _ = corpus
+    assets = CorpusAssets.load(str(out))
+    cfg = DataConfig(max_len=64, validation_every=4)
+
+    def batches(**kw):
+        return list(PretrainingStream(assets, cfg, batch_size=2, seed=7, **kw))
+
+    first, again = batches(), batches()
+    assert len(first) > 3 and all(torch.equal(a["input_ids"], b["input_ids"]) and torch.equal(a["labels"], b["labels"])
+                                  for a, b in zip(first, again))
+    other_epoch = batches(epoch=1)
+    assert any(not torch.equal(a["labels"], b["labels"]) for a, b in zip(first, other_epoch))
+    rank0, rank1 = batches(rank=0, world=2), batches(rank=1, world=2)
+    tokens = lambda bs: sum(int(b["attention_mask"].sum()) - 2 * len(b["input_ids"]) for b in bs)  # noqa: E731
+    assert tokens(rank0) + tokens(rank1) == tokens(first)  # the same documents, split between the ranks
+    validation = batches(validation=True)
+    assert validation and tokens(validation) + tokens(first) > tokens(first)
+
+
+def run_training(corpus_dir, out, *extra):
+    cmd = [sys.executable, "-m", "model.train", "--corpus", str(corpus_dir), "--out", str(out), "--quiet",
+           "--log-every", "1", "--eval-every", "1000", *extra]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+    return [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+
+
+def test_tiny_training_lowers_the_loss_and_resume_is_exact(corpus, tmp_path):
+    out, _, _ = corpus
+    straight = run_training(out, tmp_path / "a", "--steps", "40")
+    losses = [m["loss"] for m in straight]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.5
+    run_training(out, tmp_path / "b", "--steps", "40", "--stop-after", "15", "--save-every", "15")
+    resumed = run_training(out, tmp_path / "b", "--steps", "40")
+    assert resumed[-1]["step"] == 40 and resumed[-1]["loss"] == straight[-1]["loss"]
+    assert os.path.exists(tmp_path / "b" / "model.safetensors") and os.path.exists(tmp_path / "b" / "glyphs.npy")
+
+
+def test_two_cpu_processes_train_with_ddp(corpus, tmp_path):
+    out, _, _ = corpus
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "model.train", "--corpus",
+           str(out), "--out", str(tmp_path), "--steps", "6", "--eval-every", "3", "--log-every", "1", "--quiet"]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True, timeout=300)
+    metrics = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert metrics[-1]["step"] == 6 and "val_loss" in metrics[-1]
+    assert json.load(open(tmp_path / "training_args.json"))["world_size"] == 2
+
+
+def test_model_folder_reference_round_trip_and_fill_mask(corpus, tmp_path):
+    out, _, _ = corpus
+    run_training(out, tmp_path / "m", "--steps", "3")
+    model = load_model(str(tmp_path / "m"))
+    convert_to_reference(str(tmp_path / "m"), str(tmp_path / "ref"))
+    assert torch.load(tmp_path / "ref" / "pytorch_model.bin", weights_only=True).keys() == model.state_dict().keys()
+    convert_from_reference(str(tmp_path / "ref"), str(tmp_path / "back"))
+    back = load_model(str(tmp_path / "back"))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), back.state_dict().values()))
+    printed = subprocess.run([sys.executable, "-m", "model.fill_mask", str(tmp_path / "m"), "市民[MASK]书馆开放了。"],
+                             cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    assert printed.startswith("[MASK] 1: ") and len(printed.split()) == 2 + 2 * 5
