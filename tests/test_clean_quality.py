@@ -96,12 +96,21 @@ def test_script_detection_and_conversion(chain):
 
 def test_decide_names_the_first_failed_rule():
     good = {score: (10_000 if kind == "min" else 0) for _, score, kind, _ in RULES}
+    good.update(han_ratio=0.5, hangul_ratio=0.0)
     t = Thresholds()
     assert decide(good, t) is None
     for reason, score, kind, field in RULES:
         limit = getattr(t, field)
         bad = dict(good, **{score: limit - 1e-3 if kind == "min" else limit + 1e-3})
         assert decide(bad, t) == reason
+
+
+def test_dense_han_text_overrides_a_wrong_language_id():
+    scores = {score: (10_000 if kind == "min" else 0) for _, score, kind, _ in RULES}
+    scores.update(lang_score=0.14, han_ratio=0.85, kana_ratio=0.0, hangul_ratio=0.0)
+    assert decide(scores, Thresholds()) is None
+    assert decide(dict(scores, kana_ratio=0.02), Thresholds()) == "not_chinese"
+    assert decide(dict(scores, han_ratio=0.6), Thresholds()) == "not_chinese"
 
 
 def test_config_digest_overrides_and_unknown_keys():

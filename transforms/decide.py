@@ -24,12 +24,20 @@ RULES: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+def han_evidence_overrides_lid(scores: dict[str, Any], t: Thresholds) -> bool:
+    """Dense Han text without kana or hangul is Chinese whatever lid.176 says."""
+    return (scores["han_ratio"] >= t.han_ratio_overrides_lid
+            and scores["kana_ratio"] + scores["hangul_ratio"] <= t.max_kana_hangul_for_override)
+
+
 def decide(scores: dict[str, Any], thresholds: Thresholds) -> str | None:
     """None to keep the document, else the name of the first rule it fails."""
     for reason, score, kind, field in RULES:
         value = scores[score]
         limit = getattr(thresholds, field)
         if (kind == "min" and value < limit) or (kind == "max" and value > limit):
+            if reason == "not_chinese" and han_evidence_overrides_lid(scores, thresholds):
+                continue
             return reason
     return None
 
