@@ -14,7 +14,7 @@ import numpy as np
 
 DEFAULT_MANIFEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fonts.json")
 REFERENCE_GLYPH = "田"  # fills the em box in every CJK font
-SUPERSAMPLE = 4  # draw at 4× and average down: smoother strokes than rendering at 24 px directly
+SUPERSAMPLE = 2  # draw at 2× and average down: smoother strokes than 24 px directly, 4× cheaper than 4×
 
 
 @dataclass

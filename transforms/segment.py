@@ -180,6 +180,9 @@ def train_perceptron(train_file: str, out_dir: str, epochs: int = 5) -> str:
 
     trainer = CWSTrainer()
     trainer.epoch = epochs
+    # Unshuffled, the same training file gives a model that segments identically (its bytes still vary: the
+    # trainer's hash maps are ordered at random), so a corpus made with it is reproducible.
+    trainer.shuffle = False
     trainer.load_train_data(train_file)
     model = trainer.train()
     os.makedirs(out_dir, exist_ok=True)
