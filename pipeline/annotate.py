@@ -11,33 +11,13 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from fonts.glyphs import DEFAULT_MANIFEST, GlyphRenderer, load_manifest, verify
-from pipeline.funnel import FUNNEL, event
+from pipeline.funnel import event, split
 from pipeline.write import join, write_atomically
 from transforms.annotate import annotate
 from transforms.config import CorpusConfig
 from transforms.pinyin import ALPHABET, SLOTS, PinyinAnnotator, default_reading
 from transforms.shards import npy_bytes, sha256_bytes
 from transforms.vocab import Vocab, char_counts
-
-
-class CharCountsFn(beam.CombineFn):
-    """Character counts over all documents (a combiner: partial counts per worker, merged once)."""
-
-    def create_accumulator(self):
-        return Counter()
-
-    def add_input(self, counts, doc):
-        counts.update(char_counts(doc.text))
-        return counts
-
-    def merge_accumulators(self, accumulators):
-        total = Counter()
-        for c in accumulators:
-            total.update(c)
-        return total
-
-    def extract_output(self, counts):
-        return dict(counts)
 
 
 def read_text(path: str) -> str:
@@ -106,9 +86,12 @@ class WriteAssets(beam.DoFn):
 
 def annotate_corpus(docs, output: str, config: CorpusConfig):
     """(annotated (doc, arrays) pairs, assets' manifest section (one element), funnel events of failures)."""
-    counts = docs | "CharCounts" >> beam.CombineGlobally(CharCountsFn())
+    # Integer sums per character (combiner-lifted), then one dict: no mutable accumulator, which Beam's Dask
+    # runner was seen to reuse across recomputations (counts grew on every re-evaluation).
+    counts = (docs | "CharPairs" >> beam.FlatMap(lambda d: sorted(char_counts(d.text).items()))
+              | "CharCounts" >> beam.CombinePerKey(sum) | "CountsDict" >> beam.combiners.ToDict())
     vocab = counts | "ChooseVocab" >> beam.Map(choose_vocab, config)
     assets = vocab | "WriteAssets" >> beam.ParDo(WriteAssets(output, config))
-    annotated = docs | "Annotate" >> beam.ParDo(Annotate(), vocab_info=beam.pvalue.AsSingleton(vocab)).with_outputs(
-        FUNNEL, main="annotated")
-    return annotated["annotated"], assets, annotated[FUNNEL]
+    annotated, funnel = split(docs | "Annotate" >> beam.ParDo(Annotate(), vocab_info=beam.pvalue.AsSingleton(vocab)),
+                              "Annotate")
+    return annotated, assets, funnel

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import apache_beam as beam
 
-from pipeline.funnel import FUNNEL, dropped
+from pipeline.funnel import dropped, split
 from transforms.config import CorpusConfig
 from transforms.decide import long_enough
 from transforms.dedup import MinHasher, UnionFind, line_hash, line_hashes, text_fingerprint
@@ -17,7 +17,6 @@ from transforms.quality import quality_scores
 from transforms.segment import drop_lines
 
 SALTS = 16
-DOCS = "docs"
 
 
 def salt(key: str) -> int:
@@ -65,23 +64,25 @@ class _KeepBest(beam.DoFn):
 def KeepBestPerKey(docs, key_fn, rank, reason: str, count_field: str | None = None):
     """One document per key_fn(doc), the best by rank; salted two-level reduction so no key is hot."""
     def _step(pcoll, label, final):
-        return pcoll | label >> beam.ParDo(_KeepBest(rank, reason, count_field, final)).with_outputs(FUNNEL, main=DOCS)
+        return split(pcoll | label >> beam.ParDo(_KeepBest(rank, reason, count_field, final)), label)
 
-    first = _step(docs | "KeySalted" >> beam.Map(lambda d: ((key_fn(d), salt(d.key)), (1, d)))
-                  | "GroupSalted" >> beam.GroupByKey(), "BestInSalt", False)
-    second = _step(first[DOCS] | "GroupKey" >> beam.GroupByKey(), "BestOfSalts", True)
-    return second[DOCS], (first[FUNNEL], second[FUNNEL]) | "Funnel" >> beam.Flatten()
+    partial, first_funnel = _step(docs | "KeySalted" >> beam.Map(lambda d: ((key_fn(d), salt(d.key)), (1, d)))
+                                  | "GroupSalted" >> beam.GroupByKey(), "BestInSalt", False)
+    best, second_funnel = _step(partial | "GroupKey" >> beam.GroupByKey(), "BestOfSalts", True)
+    return best, (first_funnel, second_funnel) | "Funnel" >> beam.Flatten()
 
 
-class _BucketEdges(beam.DoFn):
+def _part_edges(element):
     """Within a salted part of an LSH bucket: edges from each member to the part's smallest member."""
+    _, keys = element
+    keys = sorted(set(keys))
+    return [(k, keys[0]) for k in keys[1:]]
 
-    def process(self, element):
-        (band, _), keys = element
-        keys = sorted(set(keys))
-        for k in keys[1:]:
-            yield k, keys[0]
-        yield beam.pvalue.TaggedOutput("part_min", (band, keys[0]))
+
+def _part_min(element):
+    """(band, the part's smallest member): the parts of one band meet through these."""
+    (band, _), keys = element
+    return band, min(keys)
 
 
 class _Bands(beam.DoFn):
@@ -142,16 +143,17 @@ def _star_edges(element):
 
 def near_dedup(docs, config: CorpusConfig):
     """Keep one document per near-duplicate component (its smallest key); it records the component size."""
-    parts = (docs | "Bands" >> beam.ParDo(_Bands(config)) | "GroupBucketParts" >> beam.GroupByKey()
-             | "PartEdges" >> beam.ParDo(_BucketEdges()).with_outputs("part_min", main="edges"))
-    band_edges = parts["part_min"] | "GroupBand" >> beam.GroupByKey() | "BandEdges" >> beam.FlatMap(_star_edges)
-    clusters = ((parts["edges"], band_edges) | "AllEdges" >> beam.Flatten()
+    parts = docs | "Bands" >> beam.ParDo(_Bands(config)) | "GroupBucketParts" >> beam.GroupByKey()
+    part_edges = parts | "PartEdges" >> beam.FlatMap(_part_edges)
+    band_edges = (parts | "PartMin" >> beam.Map(_part_min) | "GroupBand" >> beam.GroupByKey()
+                  | "BandEdges" >> beam.FlatMap(_star_edges))
+    clusters = ((part_edges, band_edges) | "AllEdges" >> beam.Flatten()
                 | "Components" >> beam.CombineGlobally(UnionFindFn())
                 | "ClusterOf" >> beam.FlatMap(lambda m: sorted(m.items())))
     applied = ({"doc": docs | "KeyDocs" >> beam.Map(lambda d: (d.key, d)), "cluster": clusters}
                | "JoinClusters" >> beam.CoGroupByKey()
-               | "ApplyClusters" >> beam.ParDo(_ApplyClusters()).with_outputs(FUNNEL, main=DOCS))
-    return applied[DOCS], applied[FUNNEL]
+               | "ApplyClusters" >> beam.ParDo(_ApplyClusters()))
+    return split(applied, "ApplyClusters")
 
 
 class LineStatsFn(beam.CombineFn):
@@ -224,8 +226,8 @@ def line_dedup(docs, config: CorpusConfig):
                 | "Removals" >> beam.FlatMap(_removals))
     applied = ({"doc": docs | "KeyDocsForLines" >> beam.Map(lambda d: (d.key, d)), "remove": removals}
                | "JoinRemovals" >> beam.CoGroupByKey()
-               | "RemoveLines" >> beam.ParDo(_RemoveLines(config)).with_outputs(FUNNEL, main=DOCS))
-    return applied[DOCS], applied[FUNNEL]
+               | "RemoveLines" >> beam.ParDo(_RemoveLines(config)))
+    return split(applied, "RemoveLines")
 
 
 def deduplicate(docs, config: CorpusConfig):

@@ -7,15 +7,12 @@ import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.funnel import FUNNEL, dropped, event
+from pipeline.funnel import dropped, event, split
 from transforms.chain import DocumentChain
 from transforms.config import CorpusConfig
 from transforms.decide import decide
 from transforms.types import ReadFailure, Rejected
 from transforms.warc import Skipped, iter_warc
-
-DOCS = "docs"
-
 
 class ProcessWarc(beam.DoFn):
     """Read one WARC file and run the per-input chain on each candidate; models load once per worker."""
@@ -69,10 +66,7 @@ class Decide(beam.DoFn):
 
 def ingest(paths, config: CorpusConfig):
     """paths → (scored documents that pass the thresholds, funnel events)."""
-    processed = (
-        paths
-        | "ShuffleInputs" >> beam.Reshuffle()
-        | "ProcessWarc" >> beam.ParDo(ProcessWarc(config)).with_outputs(FUNNEL, main=DOCS)
-    )
-    decided = processed[DOCS] | "Decide" >> beam.ParDo(Decide(config)).with_outputs(FUNNEL, main=DOCS)
-    return decided[DOCS], (processed[FUNNEL], decided[FUNNEL])
+    docs, read_funnel = split(paths | "ShuffleInputs" >> beam.Reshuffle()
+                              | "ProcessWarc" >> beam.ParDo(ProcessWarc(config)), "ProcessWarc")
+    docs, decide_funnel = split(docs | "Decide" >> beam.ParDo(Decide(config)), "Decide")
+    return docs, (read_funnel, decide_funnel)

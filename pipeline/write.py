@@ -8,7 +8,7 @@ import math
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.funnel import FUNNEL, event
+from pipeline.funnel import event, split
 from transforms.config import CorpusConfig
 from transforms.shards import build_funnel, sample_files, shard_name, write_tar
 
@@ -80,9 +80,8 @@ def write_shards(annotated, output: str, config: CorpusConfig):
         | "AssignShard" >> beam.Map(lambda p, n: (int(p[0].key[:8], 16) % n, p), n=beam.pvalue.AsSingleton(n_shards))
         | "GroupShard" >> beam.GroupByKey()
         | "WriteShard" >> beam.ParDo(WriteShard(output, config), n_shards=beam.pvalue.AsSingleton(n_shards))
-        .with_outputs(FUNNEL, main="shards")
     )
-    return written["shards"], written[FUNNEL]
+    return split(written, "WriteShard")
 
 
 def manifest_dict(config: CorpusConfig, inputs: list[dict], shards: list[dict], funnel_events, extra: dict,
