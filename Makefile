@@ -19,6 +19,8 @@ else ifeq ($(RUNNER),multiprocess)
   RUNNER_ARGS := --runner=FnApiRunner --direct_num_workers=$(WORKERS) --direct_running_mode=multi_processing
 else ifeq ($(RUNNER),portable)
   RUNNER_ARGS := --runner=PortableRunner --job_endpoint=embed --environment_type=LOOPBACK
+else ifeq ($(RUNNER),dask)
+  RUNNER_ARGS := --runner=dask $(if $(DASK_SCHEDULER),--dask_client_address=$(DASK_SCHEDULER),--dask_workers=$(WORKERS))
 else ifeq ($(RUNNER),DataflowRunner)
   RUNNER_ARGS := --runner=DataflowRunner --project=$(PROJECT) --region=$(REGION) \
     --temp_location=$(TEMP_LOCATION) --setup_file=./setup.py --requirements_file=requirements-worker.txt \

@@ -1,10 +1,16 @@
 """Run the corpus job: `python beam_runner.py --input GLOB [--input GLOB…] --output DIR [--config FILE]
-[--set section.key=value…] [Beam pipeline options, e.g. --runner=DataflowRunner --project=…]`."""
+[--set section.key=value…] [Beam pipeline options, e.g. --runner=DataflowRunner --project=…]`.
+
+Three Beam pipelines run in turn (pipeline/graph.py); a relaunch with the same config skips the inputs whose
+intermediate is complete, and gives byte-identical output.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import math
+import os
 import sys
 import time
 
@@ -12,11 +18,14 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.graph import build_pipeline, list_inputs
-from pipeline.write import SHARDS_DIR
+from pipeline.annotate import choose_vocab, write_assets
+from pipeline.graph import build_global, build_ingest, build_shards, list_inputs, provenance
+from pipeline.work import clear, completed, global_dir, ingest_dir, input_paths, read_json, write_json
+from pipeline.write import SHARDS_DIR, manifest_dict
 from transforms.config import CorpusConfig
 
 DEFAULT_RUNNER = "FnApiRunner"  # in-process, no download: the DirectRunner first tries to fetch a binary
+MAX_BUCKETS = 256
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -38,35 +47,109 @@ def load_config(args: argparse.Namespace) -> CorpusConfig:
     return config.with_overrides(args.set)
 
 
-def clear_old_shards(output: str) -> None:
-    """Remove shards of an earlier run, so the folder holds exactly what the new manifest lists."""
-    pattern = FileSystems.join(output, SHARDS_DIR, "*.tar*")
-    old = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-    if old:
-        FileSystems.delete(old)
+class LocalDaskCluster:
+    """`--runner=dask` without `--dask_client_address`: a distributed.LocalCluster of worker processes."""
+
+    def __init__(self, workers: int):
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # workers inherit it; read at import
+        from distributed import LocalCluster
+
+        self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                    silence_logs=logging.ERROR)
+
+    def close(self):
+        import distributed.client
+
+        for client in list(distributed.client._global_clients.values()):  # the DaskRunner's own clients
+            client.close()
+        self.cluster.close()
+
+
+def runner_args(beam_args: list[str]) -> tuple[list[str], LocalDaskCluster | None]:
+    """Beam options with our runner aliases resolved: none → FnApiRunner; `dask` → Beam's DaskRunner, on the
+    scheduler given by --dask_client_address or on a local cluster of --dask_workers processes."""
+    args = [a for a in beam_args if not a.startswith("--dask_workers")]
+    runner = next((a.split("=", 1)[1] for a in args if a.startswith("--runner=")), None)
+    if runner is None:
+        return args + [f"--runner={DEFAULT_RUNNER}"], None
+    if runner.lower() not in ("dask", "daskrunner"):
+        return args, None
+    args = [a for a in args if not a.startswith("--runner=")] + ["--runner=apache_beam.runners.dask.dask_runner.DaskRunner"]
+    if not any(a.startswith(("--dask_partition_size", "--dask_npartitions")) for a in args):
+        args.append("--dask_partition_size=1")  # one input per task, so that inputs spread over the workers
+    if any(a.startswith("--dask_client_address") for a in args):
+        return args, None
+    workers = next((int(a.split("=", 1)[1]) for a in beam_args if a.startswith("--dask_workers=")), 2)
+    cluster = LocalDaskCluster(workers)
+    return args + [f"--dask_client_address={cluster.cluster.scheduler_address}"], cluster
+
+
+def run_pipeline(options: PipelineOptions, build, *args) -> None:
+    with beam.Pipeline(options=options) as pipeline:
+        build(pipeline, *args)
+
+
+def funnel_events(ingest_folder: str, global_folder: str, inputs: list[dict]):
+    """((input, outcome, reason), n) from every phase's funnel files."""
+    for i in inputs:
+        for outcome, reason, n in read_json(input_paths(ingest_folder, i["path"])[1])["events"]:
+            yield (i["path"], outcome, reason), n
+    for name in ("funnel.json", "funnel_shards.json"):
+        for path, outcome, reason, n in read_json(FileSystems.join(global_folder, name)):
+            yield (path, outcome, reason), n
 
 
 def run(argv: list[str] | None = None) -> dict:
     """Run the job and return the manifest."""
     args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
-    if not any(a.startswith("--runner") for a in beam_args):
-        beam_args.append(f"--runner={DEFAULT_RUNNER}")
+    for noisy in ("apache_beam", "distributed", "tornado", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if noisy == "apache_beam" else logging.ERROR)
+    say = logging.warning if not args.quiet else logging.info
+    beam_args, cluster = runner_args(beam_args)
+    try:
+        return _run(args, PipelineOptions(beam_args, save_main_session=False), say)
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _run(args: argparse.Namespace, options: PipelineOptions, say) -> dict:
     config = load_config(args)
     inputs = list_inputs(args.input)
-    clear_old_shards(args.output)
-    options = PipelineOptions(beam_args, save_main_session=False)
     started = time.time()
-    manifest: dict = {}
-    with beam.Pipeline(options=options) as pipeline:
-        build_pipeline(pipeline, inputs, args.output, config)
-    with FileSystems.open(FileSystems.join(args.output, "manifest.json")) as f:
-        manifest = json.load(f)
+    idir, gdir = ingest_dir(args.output, config), global_dir(args.output, config)
+
+    pending = [i["path"] for i in inputs if not completed(idir, i["path"])]
+    say("[1/3] ingest: %d inputs, %d already done", len(inputs), len(inputs) - len(pending))
+    if pending:
+        run_pipeline(options, build_ingest, pending, config, idir)
+    missing = [p for p in pending if not completed(idir, p)]
+    if missing:
+        raise RuntimeError(f"{len(missing)} inputs have no intermediate after the ingest phase: {missing[:3]}")
+
+    say("[2/3] dedup and counts (%.0fs)", time.time() - started)
+    n_buckets = max(1, min(MAX_BUCKETS, len(inputs)))
+    run_pipeline(options, build_global, [input_paths(idir, i["path"])[0] for i in inputs], config, gdir, n_buckets)
+    vocab_info = choose_vocab(read_json(FileSystems.join(gdir, "counts.json")), config)
+    assets = write_assets(args.output, vocab_info, config)
+    buckets = read_json(FileSystems.join(gdir, "buckets.json"))
+    n_shards = max(1, math.ceil(sum(b["estimated_bytes"] for b in buckets) / config.shards.target_bytes))
+
+    say("[3/3] annotate and write %d shards (%.0fs)", n_shards, time.time() - started)
+    clear(FileSystems.join(args.output, SHARDS_DIR, "*.tar*"))
+    run_pipeline(options, build_shards, [b["path"] for b in buckets], config, args.output, gdir,
+                 vocab_info["tokens"], n_shards)
+
+    manifest = manifest_dict(config, inputs, read_json(FileSystems.join(gdir, "shards.json")),
+                             funnel_events(idir, gdir, inputs), {**provenance(config), **assets})
+    write_json(FileSystems.join(args.output, "manifest.json"), manifest)
     funnel = manifest["funnel"]
     logging.warning("%d inputs, %d records read, %d kept, %d dropped, %d failed in %.1fs → %s",
                     len(inputs), funnel["read"], funnel["kept"], sum(funnel["dropped"].values()),
                     sum(funnel["failed"].values()), time.time() - started, args.output)
+    if not manifest["funnel_balanced"]:
+        raise RuntimeError("funnel does not balance: read != kept + dropped + failed (a bug: please report)")
     return manifest
 
 

@@ -1,16 +1,26 @@
-"""The corpus job's graph: inputs → per-input phase → dedup → shards → manifest. Small and flat on purpose."""
+"""The corpus job's three graphs, each small, flat and free of side inputs:
+
+1. ingest (per input): WARC → scored documents + funnel, one intermediate pair per input (skipped when done);
+2. global: intermediates → decide → URL / exact / near-duplicate / line dedup → buckets, character counts, funnel;
+3. shards: buckets → annotation (the vocabulary travels with the DoFn) → WebDataset shards.
+
+Between them the driver (beam_runner.py) builds the vocabulary and the glyph tables, and at the end the manifest.
+"""
 from __future__ import annotations
 
 import importlib.metadata
+
 import platform
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.annotate import annotate_corpus
+from pipeline.annotate import Annotate, CountCharacters
 from pipeline.dedup import deduplicate
-from pipeline.ingest import ingest
-from pipeline.write import write_manifest, write_shards
+from pipeline.funnel import split
+from pipeline.ingest import Decide, ingest
+from pipeline.work import docs_bytes, read_docs, write_bytes, write_json
+from pipeline.write import WriteShard, estimated_sample_bytes, shard_of
 from transforms.chain import BADWORDS_PATH
 from transforms.config import CorpusConfig
 from transforms.language import file_sha256, lid176_path
@@ -52,12 +62,84 @@ def provenance(config: CorpusConfig) -> dict:
     }
 
 
-def build_pipeline(pipeline: beam.Pipeline, inputs: list[dict], output: str, config: CorpusConfig):
-    """Attach the whole job to `pipeline`; returns the manifest PCollection (one element)."""
-    paths = pipeline | "Inputs" >> beam.Create([i["path"] for i in inputs])
-    docs, ingest_funnel = ingest(paths, config)
-    docs, dedup_funnel = deduplicate(docs, config)
-    annotated, assets, annotate_funnel = annotate_corpus(docs, output, config)
-    shards, shard_funnel = write_shards(annotated, output, config)
-    funnel = (*ingest_funnel, *dedup_funnel, annotate_funnel, shard_funnel) | "AllFunnel" >> beam.Flatten()
-    return write_manifest(pipeline, shards, funnel, assets, output, config, inputs, provenance(config))
+def _write_json_to(path: str):
+    def write(obj):
+        write_json(path, obj)
+        return path
+    return write
+
+
+def _funnel_list(pairs) -> list:
+    return sorted([list(key) + [n] for key, n in pairs])
+
+
+def join_leaves(*written):
+    """End the graph in one transform that depends on every writer. Beam's Dask runner computes only the bag of
+    the last transform it visits, so a writer on another branch would silently never run."""
+    return written | "AllWritten" >> beam.Flatten() | "Done" >> beam.combiners.Count.Globally()
+
+
+def build_ingest(pipeline, paths: list[str], config: CorpusConfig, folder: str):
+    """Phase 1."""
+    return join_leaves(ingest(pipeline | "Inputs" >> beam.Create(paths), config, folder))
+
+
+class WriteBucket(beam.DoFn):
+    """(bucket, documents) → one intermediate file, documents sorted by key; emits its entry."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def process(self, element):
+        bucket, docs = element
+        docs = sorted(docs, key=lambda d: d.key)
+        path = FileSystems.join(self.folder, f"bucket-{bucket:05d}.docs.jsonl.gz")
+        write_bytes(path, docs_bytes(docs))
+        yield {"path": path, "documents": len(docs), "estimated_bytes": sum(estimated_sample_bytes(d) for d in docs)}
+
+
+def build_global(pipeline, docs_files: list[str], config: CorpusConfig, folder: str, n_buckets: int):
+    """Phase 2: writes folder/{funnel.json, counts.json, buckets.json} and the bucket files."""
+    docs = (pipeline | "Intermediates" >> beam.Create(docs_files) | "ShuffleFiles" >> beam.Reshuffle()
+            | "ReadDocs" >> beam.FlatMap(read_docs))
+    docs, decide_funnel = split(docs | "Decide" >> beam.ParDo(Decide(config)), "Decide")
+    docs, dedup_funnels = deduplicate(docs, config)
+    funnel_written = (
+        (decide_funnel, *dedup_funnels) | "GlobalFunnel" >> beam.Flatten() | "CountGlobalFunnel" >> beam.CombinePerKey(sum)
+        | "GlobalFunnelList" >> beam.combiners.ToList() | "Sorted" >> beam.Map(_funnel_list)
+        | "WriteGlobalFunnel" >> beam.Map(_write_json_to(FileSystems.join(folder, "funnel.json")))
+    )
+    counts_written = (docs | "Count" >> CountCharacters()
+                      | "WriteCounts" >> beam.Map(_write_json_to(FileSystems.join(folder, "counts.json"))))
+    buckets_written = (
+        docs | "KeyBucket" >> beam.Map(lambda d: (shard_of(d.key, n_buckets), d)) | "GroupBucket" >> beam.GroupByKey()
+        | "WriteBucket" >> beam.ParDo(WriteBucket(folder)) | "BucketList" >> beam.combiners.ToList()
+        | "SortBuckets" >> beam.Map(lambda entries: sorted(entries, key=lambda e: e["path"]))
+        | "WriteBuckets" >> beam.Map(_write_json_to(FileSystems.join(folder, "buckets.json")))
+    )
+    return join_leaves(funnel_written, counts_written, buckets_written)
+
+
+def build_shards(pipeline, bucket_files: list[str], config: CorpusConfig, output: str, folder: str,
+                 tokens: list[str], n_shards: int):
+    """Phase 3: writes the shards, and folder/{shards.json, funnel_shards.json}."""
+    docs = (pipeline | "Buckets" >> beam.Create(bucket_files) | "ShuffleBuckets" >> beam.Reshuffle()
+            | "ReadBucket" >> beam.FlatMap(read_docs))
+    annotated, annotate_funnel = split(docs | "Annotate" >> beam.ParDo(Annotate(tokens)), "Annotate")
+    entries, shard_funnel = split(
+        annotated | "KeyShard" >> beam.Map(lambda pair: (shard_of(pair[0].key, n_shards), pair))
+        | "GroupShard" >> beam.GroupByKey() | "WriteShard" >> beam.ParDo(WriteShard(output, config, n_shards)),
+        "WriteShard")
+    funnel_written = (
+        (annotate_funnel, shard_funnel) | "ShardFunnel" >> beam.Flatten() | "CountShardFunnel" >> beam.CombinePerKey(sum)
+        | "ShardFunnelList" >> beam.combiners.ToList() | "SortedShardFunnel" >> beam.Map(_funnel_list)
+        | "WriteShardFunnel" >> beam.Map(_write_json_to(FileSystems.join(folder, "funnel_shards.json")))
+    )
+    entries_written = (
+        entries | "ShardList" >> beam.combiners.ToList()
+        | "WriteShardList" >> beam.Map(_write_json_to(FileSystems.join(folder, "shards.json")))
+    )
+    return join_leaves(funnel_written, entries_written)
+
+
+

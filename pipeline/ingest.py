@@ -1,53 +1,80 @@
-"""Per-input phase: one WARC path in, scored documents out, every record's outcome counted."""
+"""Phase 1, per input: one WARC path in, its scored documents and funnel written as an intermediate file pair.
+
+Every record's outcome is counted (Beam metrics for monitoring, the funnel file for the manifest); a relaunch
+skips inputs whose funnel file exists.
+"""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 
-from pipeline.funnel import dropped, event, split
+from pipeline.funnel import dropped
+from pipeline.work import docs_bytes, input_paths, write_bytes, write_json
 from transforms.chain import DocumentChain
 from transforms.config import CorpusConfig
 from transforms.decide import decide
 from transforms.types import ReadFailure, Rejected
 from transforms.warc import Skipped, iter_warc
 
-class ProcessWarc(beam.DoFn):
-    """Read one WARC file and run the per-input chain on each candidate; models load once per worker."""
 
-    def __init__(self, config: CorpusConfig):
-        self.config = config
+class ProcessWarc(beam.DoFn):
+    """Read one WARC file, run the per-input chain on each candidate, write the input's intermediate files."""
+
+    def __init__(self, config: CorpusConfig, folder: str):
+        self.config, self.folder = config, folder
         self.chain: DocumentChain | None = None
+        self.inputs_done = Metrics.counter("progress", "inputs_done")
+        self.candidates = Metrics.counter("progress", "candidates")
 
     def setup(self):
         self.chain = DocumentChain.load(self.config)
 
     def process(self, path: str):
+        docs, funnel = [], Counter()
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
                 for item in iter_warc(stream, path, self.config.read):
-                    yield event(path, "read")
-                    yield from self._outcome(path, item)
-        except Exception as exc:  # the file could not be opened or read at all: one failure, named
+                    funnel[("read", "")] += 1
+                    doc = self._outcome(item, funnel)
+                    if doc is not None:
+                        docs.append(doc)
+        except Exception as exc:  # the file could not be opened or read on: one failure, named
             logging.warning("cannot read %s: %r", path, exc)
-            yield event(path, "read")
-            yield event(path, "failed", f"read.io_{type(exc).__name__}")
+            funnel[("read", "")] += 1
+            funnel[("failed", f"read.io_{type(exc).__name__}")] += 1
+        for (outcome, reason), n in funnel.items():
+            Metrics.counter("funnel", f"{outcome}.{reason}" if reason else outcome).inc(n)
+        docs_file, funnel_file = input_paths(self.folder, path)
+        write_bytes(docs_file, docs_bytes(sorted(docs, key=lambda d: (d.key, d.meta["warc_offset"]))))
+        write_json(funnel_file, {"path": path, "events": sorted([o, r, n] for (o, r), n in funnel.items())})
+        self.inputs_done.inc()
+        self.candidates.inc(len(docs))
+        yield path
 
-    def _outcome(self, path: str, item):
+    def _outcome(self, item, funnel: Counter):
         if isinstance(item, ReadFailure):
-            yield event(path, "failed", f"read.{item.reason}")
+            funnel[("failed", f"read.{item.reason}")] += 1
         elif isinstance(item, Skipped):
-            yield dropped(path, f"read.{item.reason}")
+            funnel[("dropped", f"read.{item.reason}")] += 1
         else:
             try:
-                yield self.chain(item)
+                return self.chain(item)
             except Rejected as rejected:
-                yield dropped(path, rejected.label)
+                funnel[("dropped", rejected.label)] += 1
             except Exception as exc:  # a bug or a hostile input no step foresaw: counted, never fatal
-                logging.warning("record %s@%s failed: %r", path, item.warc_offset, exc)
-                yield event(path, "failed", f"process.{type(exc).__name__}")
+                logging.warning("record %s@%s failed: %r", item.warc_file, item.warc_offset, exc)
+                funnel[("failed", f"process.{type(exc).__name__}")] += 1
+        return None
+
+
+def ingest(paths, config: CorpusConfig, folder: str):
+    """Phase 1 graph: paths → per-input intermediates (returns the processed paths)."""
+    return paths | "ShuffleInputs" >> beam.Reshuffle() | "ProcessWarc" >> beam.ParDo(ProcessWarc(config, folder))
 
 
 class Decide(beam.DoFn):
@@ -58,15 +85,5 @@ class Decide(beam.DoFn):
 
     def process(self, doc):
         reason = decide(doc.meta, self.thresholds)
-        if reason is None:
-            yield doc
-        else:
-            yield dropped(doc, f"quality.{reason}")
+        yield doc if reason is None else dropped(doc, f"quality.{reason}")
 
-
-def ingest(paths, config: CorpusConfig):
-    """paths → (scored documents that pass the thresholds, funnel events)."""
-    docs, read_funnel = split(paths | "ShuffleInputs" >> beam.Reshuffle()
-                              | "ProcessWarc" >> beam.ParDo(ProcessWarc(config)), "ProcessWarc")
-    docs, decide_funnel = split(docs | "Decide" >> beam.ParDo(Decide(config)), "Decide")
-    return docs, (read_funnel, decide_funnel)

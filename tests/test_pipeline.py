@@ -43,8 +43,10 @@ def read_samples(output):
 
 
 def output_bytes(output):
+    """Every file of the corpus (the _work intermediates aside: they name their own folder)."""
     files = sorted(glob.glob(os.path.join(output, "**", "*"), recursive=True))
-    return {os.path.relpath(f, output): open(f, "rb").read() for f in files if os.path.isfile(f)}
+    return {os.path.relpath(f, output): open(f, "rb").read() for f in files
+            if os.path.isfile(f) and not os.path.relpath(f, output).startswith("_work")}
 
 
 def test_kept_documents_are_the_good_chinese_pages(corpus):

@@ -1,0 +1,109 @@
+"""The job's intermediate files: what makes it restartable and side-input free.
+
+    OUTPUT/_work/ingest-<hash of the per-input config>/<input id>.docs.jsonl.gz   scored documents of one input
+    OUTPUT/_work/ingest-<…>/<input id>.funnel.json                             its funnel; written last = complete
+    OUTPUT/_work/global-<hash of the whole config>/…                           dedup buckets, counts, funnels
+
+Every file is written under a temporary name and renamed, with deterministic bytes, so a retried bundle or a
+relaunched job rewrites the same content. The per-input hash leaves the thresholds out: retuning them reuses
+every extracted input ("tag, then mix").
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.config import CorpusConfig
+from transforms.types import Document
+
+INGEST_SECTIONS = ("read", "sniff", "decode", "extract", "clean")
+
+
+def _digest(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def ingest_dir(output: str, config: CorpusConfig) -> str:
+    """Folder of per-input intermediates; its name changes with every setting that changes them."""
+    c = config.to_dict()
+    relevant = {k: c[k] for k in INGEST_SECTIONS}
+    relevant["segmenter"] = [c["annotate"]["segmenter"], c["annotate"]["segmenter_model"]]
+    return FileSystems.join(output, "_work", f"ingest-{_digest(relevant)}")
+
+
+def global_dir(output: str, config: CorpusConfig) -> str:
+    return FileSystems.join(output, "_work", f"global-{config.digest()[:16]}")
+
+
+def input_id(path: str) -> str:
+    """A file-name-safe id for an input path (never built from the path's characters)."""
+    return hashlib.blake2b(path.encode("utf-8"), digest_size=10).hexdigest()
+
+
+def input_paths(folder: str, path: str) -> tuple[str, str]:
+    """(documents file, funnel file) of one input."""
+    base = FileSystems.join(folder, input_id(path))
+    return base + ".docs.jsonl.gz", base + ".funnel.json"
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Atomically: a temporary name, then rename (an existing file is replaced)."""
+    tmp = path + ".tmp"
+    with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.write(data)
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([tmp], [path])
+
+
+def read_bytes(path: str) -> bytes:
+    """The file's bytes as stored (no decompression guessed from the name)."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read()
+
+
+def write_json(path: str, obj) -> None:
+    write_bytes(path, json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8"))
+
+
+def read_json(path: str):
+    return json.loads(read_bytes(path))
+
+
+def doc_to_json(doc: Document) -> dict:
+    return {"key": doc.key, "url": doc.url, "text": doc.text, "meta": doc.meta, "words": doc.words}
+
+
+def doc_from_json(data: dict) -> Document:
+    return Document(data["key"], data["url"], data["text"], data["meta"], data["words"])
+
+
+def docs_bytes(docs) -> bytes:
+    """Documents as gzip JSON lines (gzip mtime 0: the same documents give the same bytes)."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+        for doc in docs:
+            gz.write(json.dumps(doc_to_json(doc), ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n")
+    return buf.getvalue()
+
+
+def read_docs(path: str) -> list[Document]:
+    with gzip.GzipFile(fileobj=io.BytesIO(read_bytes(path))) as gz:
+        return [doc_from_json(json.loads(line)) for line in gz]
+
+
+def completed(folder: str, path: str) -> bool:
+    """An input is complete when its funnel file exists (written after its documents)."""
+    return FileSystems.exists(input_paths(folder, path)[1])
+
+
+def clear(pattern: str) -> None:
+    """Delete the files matching a pattern (e.g. stale shards of an earlier run)."""
+    old = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+    if old:
+        FileSystems.delete(old)
