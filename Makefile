@@ -35,7 +35,7 @@ else
   RUNNER_ARGS := --runner=$(RUNNER)
 endif
 
-.PHONY: venv fonts corpus pretrain test sample bench ltp-model clean
+.PHONY: venv fonts browser corpus pretrain test inspect check report sample bench ltp-model clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,8 +75,23 @@ else
 	  -m model.train --config $(CONFIG) --corpus $(OUTPUT) --out $(MODEL_OUT) $(PRETRAIN_ARGS)
 endif
 
-test: venv fonts
+# Headless Chromium for the report's browser test (Debian's package; nothing downloaded by a test tool).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: venv fonts browser
 	$(BIN)/python -m pytest -q tests
+
+# Look at samples of a shard; validate a corpus folder; rebuild its report.html.
+SHARD ?= $(firstword $(wildcard $(OUTPUT)/shards/*.tar))
+inspect: venv
+	$(BIN)/python -m pipeline.inspect $(SHARD) $(ARGS)
+
+check: venv
+	$(BIN)/python -m pipeline.inspect --check $(OUTPUT)
+
+report: venv
+	$(BIN)/python -m pipeline.report $(OUTPUT)
 
 # Train an LTP perceptron segmenter from a segmented corpus (one sentence per line, words separated by spaces);
 # use it with ARGS='--set annotate.segmenter=ltp-perceptron --set annotate.segmenter_model=$(MODEL)'.

@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 
 import apache_beam as beam
@@ -20,6 +21,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.annotate import choose_vocab, write_assets
 from pipeline.graph import build_global, build_ingest, build_shards, list_inputs, provenance
+from pipeline.report import write_report
 from pipeline.work import clear, completed, global_dir, ingest_dir, input_paths, read_json, write_json
 from pipeline.write import SHARDS_DIR, manifest_dict
 from transforms.config import CorpusConfig
@@ -84,6 +86,31 @@ def runner_args(beam_args: list[str]) -> tuple[list[str], LocalDaskCluster | Non
     return args + [f"--dask_client_address={cluster.cluster.scheduler_address}"], cluster
 
 
+class IngestProgress(threading.Thread):
+    """Logs, every few seconds, how many inputs are done, records read per second and candidates so far (it reads
+    the funnel files finished inputs leave, so it works on any runner whose storage the driver reaches)."""
+
+    def __init__(self, folder: str, paths: list[str], every_s: float = 5.0):
+        super().__init__(daemon=True)
+        self.folder, self.paths, self.every_s = folder, paths, every_s
+        self.stop = threading.Event()
+        self.started = time.time()
+
+    def run(self):
+        seen: dict[str, tuple[int, int]] = {}
+        while not self.stop.wait(self.every_s):
+            for p in self.paths:
+                if p not in seen and completed(self.folder, p):
+                    events = read_json(input_paths(self.folder, p)[1])["events"]
+                    read = sum(n for o, _, n in events if o == "read")
+                    dropped_or_failed = sum(n for o, _, n in events if o in ("dropped", "failed"))
+                    seen[p] = (read, read - dropped_or_failed)
+            records = sum(r for r, _ in seen.values())
+            elapsed = time.time() - self.started
+            logging.warning("  ingest: %d/%d inputs, %d records (%.0f/s), %d candidates so far", len(seen),
+                            len(self.paths), records, records / elapsed, sum(c for _, c in seen.values()))
+
+
 def run_pipeline(options: PipelineOptions, build, *args) -> None:
     with beam.Pipeline(options=options) as pipeline:
         build(pipeline, *args)
@@ -123,7 +150,14 @@ def _run(args: argparse.Namespace, options: PipelineOptions, say) -> dict:
     pending = [i["path"] for i in inputs if not completed(idir, i["path"])]
     say("[1/3] ingest: %d inputs, %d already done", len(inputs), len(inputs) - len(pending))
     if pending:
-        run_pipeline(options, build_ingest, pending, config, idir)
+        progress = None if args.quiet else IngestProgress(idir, pending)
+        if progress:
+            progress.start()
+        try:
+            run_pipeline(options, build_ingest, pending, config, idir)
+        finally:
+            if progress:
+                progress.stop.set()
     missing = [p for p in pending if not completed(idir, p)]
     if missing:
         raise RuntimeError(f"{len(missing)} inputs have no intermediate after the ingest phase: {missing[:3]}")
@@ -144,6 +178,7 @@ def _run(args: argparse.Namespace, options: PipelineOptions, say) -> dict:
     manifest = manifest_dict(config, inputs, read_json(FileSystems.join(gdir, "shards.json")),
                              funnel_events(idir, gdir, inputs), {**provenance(config), **assets})
     write_json(FileSystems.join(args.output, "manifest.json"), manifest)
+    write_report(args.output)
     funnel = manifest["funnel"]
     logging.warning("%d inputs, %d records read, %d kept, %d dropped, %d failed in %.1fs → %s",
                     len(inputs), funnel["read"], funnel["kept"], sum(funnel["dropped"].values()),

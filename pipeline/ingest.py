@@ -35,12 +35,12 @@ class ProcessWarc(beam.DoFn):
         self.chain = DocumentChain.load(self.config)
 
     def process(self, path: str):
-        docs, funnel = [], Counter()
+        docs, funnel, rejects = [], Counter(), {}
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
                 for item in iter_warc(stream, path, self.config.read):
                     funnel[("read", "")] += 1
-                    doc = self._outcome(item, funnel)
+                    doc = self._outcome(item, funnel, rejects)
                     if doc is not None:
                         docs.append(doc)
         except Exception as exc:  # the file could not be opened or read on: one failure, named
@@ -51,12 +51,13 @@ class ProcessWarc(beam.DoFn):
             Metrics.counter("funnel", f"{outcome}.{reason}" if reason else outcome).inc(n)
         docs_file, funnel_file = input_paths(self.folder, path)
         write_bytes(docs_file, docs_bytes(sorted(docs, key=lambda d: (d.key, d.meta["warc_offset"]))))
-        write_json(funnel_file, {"path": path, "events": sorted([o, r, n] for (o, r), n in funnel.items())})
+        write_json(funnel_file, {"path": path, "events": sorted([o, r, n] for (o, r), n in funnel.items()),
+                                 "rejects": [rejects[r] for r in sorted(rejects)]})
         self.inputs_done.inc()
         self.candidates.inc(len(docs))
         yield path
 
-    def _outcome(self, item, funnel: Counter):
+    def _outcome(self, item, funnel: Counter, rejects: dict):
         if isinstance(item, ReadFailure):
             funnel[("failed", f"read.{item.reason}")] += 1
         elif isinstance(item, Skipped):
@@ -66,6 +67,9 @@ class ProcessWarc(beam.DoFn):
                 return self.chain(item)
             except Rejected as rejected:
                 funnel[("dropped", rejected.label)] += 1
+                # The first reject of each reason per input, for the report (bounded, deterministic).
+                rejects.setdefault(rejected.label, [rejected.label, item.url[:300], item.content_type,
+                                                         item.payload[:160].decode("utf-8", "replace")])
             except Exception as exc:  # a bug or a hostile input no step foresaw: counted, never fatal
                 logging.warning("record %s@%s failed: %r", item.warc_file, item.warc_offset, exc)
                 funnel[("failed", f"process.{type(exc).__name__}")] += 1

@@ -1,0 +1,231 @@
+"""report.html: one self-contained page (no network) about a corpus: funnel, distributions, samples, vocabulary
+and glyphs, config and versions. Written at the end of the job; `python -m pipeline.report OUTPUT` rewrites it."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import sys
+from collections import Counter
+from urllib.parse import urlsplit
+
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.inspect import arrays_of, iter_samples, load_vocab, read_file
+from pipeline.work import ingest_dir, input_paths, read_docs, read_json, write_bytes
+from transforms.config import CorpusConfig
+from transforms.decide import decide
+from transforms.pinyin import decode
+
+SCORES = ("n_han", "han_ratio", "lang_score", "terminal_punct_lines", "short_line_ratio", "dup_line_chars",
+          "top_2gram", "dup_5gram", "symbol_ratio", "digit_ratio", "badwords_per_1k", "mojibake_per_1k")
+SAMPLES_SHOWN = 3
+GLYPHS_SHOWN = 60
+esc = html.escape
+
+
+def bars(items: list[tuple[str, float]], color: str = "#3b7dd8", width: int = 640) -> str:
+    """A horizontal bar chart as inline SVG."""
+    if not items:
+        return "<p><i>none</i></p>"
+    top = max(v for _, v in items) or 1
+    row = 18
+    parts = [f'<svg width="{width}" height="{row * len(items) + 4}" role="img">']
+    for i, (label, value) in enumerate(items):
+        w = max(1, int((width - 330) * value / top))
+        y = i * row + 2
+        parts.append(f'<text x="0" y="{y + 13}" font-size="12">{esc(str(label))[:44]}</text>'
+                     f'<rect x="300" y="{y + 2}" width="{w}" height="{row - 5}" fill="{color}"/>'
+                     f'<text x="{305 + w}" y="{y + 13}" font-size="12">{value:g}</text>')
+    return "".join(parts) + "</svg>"
+
+
+def histogram(name: str, series: dict[str, list[float]], bins: int = 20) -> str:
+    """Side-by-side histograms (one colour per series) of one score, as inline SVG."""
+    values = [v for vs in series.values() for v in vs]
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    edges = np.linspace(lo, hi if hi > lo else lo + 1, bins + 1)
+    colors = ["#bbbbbb", "#2e8b57"]
+    w, h = 300, 90
+    parts = [f'<figure><figcaption>{esc(name)} <small>[{lo:g} … {hi:g}]</small></figcaption>'
+             f'<svg width="{w}" height="{h}" role="img">']
+    for s, (label, vs) in enumerate(series.items()):
+        counts, _ = np.histogram(vs, bins=edges)
+        top = max(counts.max(), 1)
+        for b, c in enumerate(counts):
+            bh = int((h - 10) * c / top)
+            parts.append(f'<rect x="{b * w / bins + s * w / bins / 2:.1f}" y="{h - bh}" width="{w / bins / 2 - 1:.1f}" '
+                         f'height="{bh}" fill="{colors[s % 2]}"><title>{esc(label)}: {c}</title></rect>')
+    return "".join(parts) + "</svg></figure>"
+
+
+def glyph_sheet(folder: str, manifest: dict, tokens: list[str]) -> str:
+    """The most frequent characters in each font, as one PNG; characters a font draws by fallback outlined."""
+    from PIL import Image, ImageDraw
+
+    path = FileSystems.join(folder, "glyphs.npy")
+    if not FileSystems.exists(path):
+        return "<p><i>no glyphs.npy</i></p>"
+    glyphs = np.load(io.BytesIO(read_file(path)), allow_pickle=False)
+    chars = [i for i, t in enumerate(tokens) if len(t) == 1 and not t.isascii()][:GLYPHS_SHOWN]
+    fonts = manifest.get("glyphs", {}).get("fonts", [])
+    fallback = _fallback_marks(fonts, [tokens[i] for i in chars])
+    size, scale = glyphs.shape[-1], 2
+    sheet = Image.new("L", (len(chars) * (size + 2) * scale, len(fonts) * (size + 2) * scale), 255)
+    draw = ImageDraw.Draw(sheet)
+    for col, v in enumerate(chars):
+        for f in range(glyphs.shape[1]):
+            tile = Image.fromarray(255 - glyphs[v, f]).resize((size * scale, size * scale), Image.NEAREST)
+            x, y = col * (size + 2) * scale, f * (size + 2) * scale
+            sheet.paste(tile, (x, y))
+            if (f, v) in fallback:
+                draw.rectangle([x, y, x + size * scale - 1, y + size * scale - 1], outline=0, width=2)
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG")
+    names = ", ".join(f"{i + 1}: {esc(f['name'])} ({esc(f['style'])})" for i, f in enumerate(fonts))
+    return (f'<p>rows = fonts ({names}); boxed = drawn by a fallback font</p>'
+            f'<img alt="glyph sheet" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">')
+
+
+def _fallback_marks(fonts: list[dict], chars: list[str]) -> set:
+    try:
+        from fonts.glyphs import DEFAULT_MANIFEST, GlyphRenderer, load_manifest
+
+        size, specs = load_manifest(DEFAULT_MANIFEST)
+        renderer = GlyphRenderer([s for s in specs if s.name in {f["name"] for f in fonts}], size)
+    except Exception:  # fonts not on this machine: no marks
+        return set()
+    return {(f, v) for f, spec in enumerate(renderer.specs) for v, c in enumerate(chars) if not renderer.has(spec.name, c)}
+
+
+def annotated_sample(key: str, files: dict[str, bytes], tokens: list[str]) -> str:
+    """A kept document: provenance, then its first sentences with word boundaries and pinyin under each character."""
+    meta = json.loads(files["json"])
+    arrays = arrays_of(files)
+    ids, pinyin, words = arrays["ids"][:120], arrays["pinyin"][:120], arrays["words"][:120]
+    cells = []
+    for i, tid in enumerate(ids):
+        boundary = " wb" if i and words[i] != words[i - 1] else ""
+        cells.append(f'<ruby class="t{boundary}">{esc(tokens[tid])}<rt>{esc(decode(pinyin[i]) or "")}</rt></ruby>')
+    return (f'<div class="sample"><div class="prov">{esc(key)} · <a href="{esc(meta["url"])}">{esc(meta["url"])}</a> · '
+            f'{esc(str(meta.get("charset")))} · lang {meta.get("lang_score")} · {esc(str(meta.get("script")))}</div>'
+            f'<p class="ann">{"".join(cells)}</p></div>')
+
+
+def build_report(folder: str) -> str:
+    """The whole page as a string."""
+    manifest = json.loads(read_file(FileSystems.join(folder, "manifest.json")))
+    config = CorpusConfig.from_dict(manifest["config"])
+    vocab = load_vocab(folder)
+    tokens = vocab.tokens if vocab else []
+    kept, kept_samples = [], []
+    for shard in manifest["shards"]:
+        for key, files in iter_samples(read_file(FileSystems.join(folder, shard["name"]))):
+            meta = json.loads(files["json"])
+            kept.append({**meta.get("scores", {}), **meta})
+            if len(kept_samples) < SAMPLES_SHOWN:
+                kept_samples.append(annotated_sample(key, files, tokens))
+    candidates, quality_rejects, read_rejects = [], {}, {}
+    idir = ingest_dir(folder, config)
+    for entry in manifest["inputs"]:
+        docs_file, funnel_file = input_paths(idir, entry["path"])
+        if FileSystems.exists(funnel_file):
+            for reason, url, ctype, head in read_json(funnel_file).get("rejects", []):
+                read_rejects.setdefault(reason, []).append((url, f"{ctype}: {head}"))
+        if FileSystems.exists(docs_file):
+            for doc in read_docs(docs_file):
+                candidates.append(doc.meta)
+                reason = decide(doc.meta, config.thresholds)
+                if reason:
+                    quality_rejects.setdefault(f"quality.{reason}", []).append((doc.url, doc.text[:200]))
+    funnel = manifest["funnel"]
+    stages = [("read", funnel["read"]), ("kept", funnel["kept"])]
+    reasons = sorted({**funnel["dropped"], **funnel["failed"]}.items(), key=lambda kv: -kv[1])
+    domains_kept = Counter(urlsplit(m["url"]).hostname or "" for m in kept).most_common(15)
+    kept_urls = {m["url"] for m in kept}
+    domains_dropped = Counter(urlsplit(m["url"]).hostname or "" for m in candidates
+                              if m["url"] not in kept_urls).most_common(15)
+    charsets = Counter(f'{m.get("charset_declared") or "(none)"} → {m.get("charset")}' for m in candidates).most_common()
+    rejects_html = "".join(
+        f'<h4>{esc(reason)}</h4><ul>' + "".join(f'<li><code>{esc(u)}</code><br><small>{esc(t)}</small></li>'
+                                                for u, t in sorted(examples)[:3]) + "</ul>"
+        for reason, examples in sorted({**read_rejects, **quality_rejects}.items()))
+    hist = "".join(histogram(s, {"candidates": [m[s] for m in candidates if s in m],
+                                 "kept": [m[s] for m in kept if s in m]}) for s in SCORES)
+    hist += histogram("dedup_cluster_size", {"kept": [m.get("dedup_cluster_size", 1) for m in kept]})
+    data = json.dumps({"funnel": funnel, "samples": manifest["samples"], "inputs": len(manifest["inputs"])})
+    return PAGE.format(
+        title=f"Corpus report · {manifest['samples']} documents",
+        data=data.replace("</", "<\\/"),
+        funnel_chart=bars(stages) + bars(reasons, "#d2691e"),
+        inputs="".join(f'<tr><td><code>{esc(i["path"])}</code></td><td>{i["size"]}</td><td>{i["funnel"]["read"]}</td>'
+                       f'<td>{i["funnel"]["kept"]}</td></tr>' for i in manifest["inputs"]),
+        histograms=hist, charsets=bars(charsets), domains_kept=bars(domains_kept, "#2e8b57"),
+        domains_dropped=bars(domains_dropped, "#999999"), samples="".join(kept_samples), rejects=rejects_html,
+        vocab=esc(json.dumps(manifest.get("vocab", {}), ensure_ascii=False)),
+        glyph_fonts="".join(f'<tr><td>{esc(f["name"])}</td><td>{esc(f["style"])}</td><td>{f["own"]}</td>'
+                            f'<td>{f["fallback"]}</td><td>{f["missing"]}</td><td>{esc(f["licence"])}</td></tr>'
+                            for f in manifest.get("glyphs", {}).get("fonts", [])),
+        glyphs=glyph_sheet(folder, manifest, tokens),
+        config=esc(json.dumps(manifest["config"], indent=1, ensure_ascii=False)),
+        versions=esc(json.dumps({"versions": manifest.get("versions"), "models": manifest.get("models"),
+                                 "config_sha256": manifest.get("config_sha256")}, indent=1, ensure_ascii=False)),
+    )
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="zh"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body{{font-family:sans-serif;margin:2em;max-width:1100px}} h2{{border-bottom:1px solid #ccc}}
+figure{{display:inline-block;margin:.4em}} figcaption{{font-size:12px}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ddd;padding:2px 6px;font-size:13px}} .sample{{margin:1em 0}} .prov{{font-size:12px;color:#555}}
+ruby.t{{margin:0 1px}} ruby.wb{{margin-left:.6em}} rt{{font-size:9px;color:#36c}} pre{{font-size:11px;background:#f6f6f6;overflow:auto}}
+#totals td{{font-weight:bold}} .legend span{{padding:0 .5em}}
+</style></head><body>
+<h1>{title}</h1>
+<script id="corpus-data" type="application/json">{data}</script>
+<table id="totals"><tr><th>read</th><th>kept</th><th>dropped</th><th>failed</th><th>balanced</th><th>samples</th></tr>
+<tr><td id="n-read"></td><td id="n-kept"></td><td id="n-dropped"></td><td id="n-failed"></td><td id="balanced"></td>
+<td id="n-samples"></td></tr></table>
+<p id="js-errors"></p>
+<h2>Funnel</h2>{funnel_chart}
+<h3>Inputs</h3><table><tr><th>path</th><th>bytes</th><th>read</th><th>kept</th></tr>{inputs}</table>
+<h2>Distributions</h2><p class="legend"><span style="color:#999">■ candidates (scored, before the thresholds)</span>
+<span style="color:#2e8b57">■ kept</span></p>{histograms}
+<h3>Charsets, declared → used (candidates)</h3>{charsets}
+<h3>Top domains kept</h3>{domains_kept}<h3>Top domains dropped after scoring</h3>{domains_dropped}
+<h2>Kept documents</h2><p>word boundaries spaced, pinyin above each character</p>{samples}
+<h2>Rejected examples, per reason</h2>{rejects}
+<h2>Vocabulary and glyphs</h2><p><code>{vocab}</code></p>
+<table><tr><th>font</th><th>style</th><th>own</th><th>fallback</th><th>missing</th><th>licence</th></tr>{glyph_fonts}</table>
+{glyphs}
+<h2>Config</h2><pre>{config}</pre><h2>Versions and models</h2><pre>{versions}</pre>
+<script>
+window.addEventListener("error", function (e) {{ document.getElementById("js-errors").textContent += "error: " + e.message; }});
+(function () {{
+  var d = JSON.parse(document.getElementById("corpus-data").textContent), f = d.funnel;
+  function sum(o) {{ return Object.keys(o).reduce(function (a, k) {{ return a + o[k]; }}, 0); }}
+  var dropped = sum(f.dropped), failed = sum(f.failed);
+  document.getElementById("n-read").textContent = f.read;
+  document.getElementById("n-kept").textContent = f.kept;
+  document.getElementById("n-dropped").textContent = dropped;
+  document.getElementById("n-failed").textContent = failed;
+  document.getElementById("balanced").textContent = (f.read === f.kept + dropped + failed) ? "yes" : "NO";
+  document.getElementById("n-samples").textContent = d.samples;
+}})();
+</script></body></html>
+"""
+
+
+def write_report(folder: str) -> str:
+    path = FileSystems.join(folder, "report.html")
+    write_bytes(path, build_report(folder).encode("utf-8"))
+    return path
+
+
+if __name__ == "__main__":
+    print(write_report(sys.argv[1] if len(sys.argv) > 1 else "out/corpus"))
