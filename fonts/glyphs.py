@@ -5,12 +5,13 @@ character map (fontTools), and a missing character is drawn by the first font of
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from transforms.checksums import file_sha256
 
 DEFAULT_MANIFEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fonts.json")
 REFERENCE_GLYPH = "田"  # fills the em box in every CJK font
@@ -34,14 +35,6 @@ def load_manifest(path: str = DEFAULT_MANIFEST) -> tuple[int, list[FontSpec]]:
         data = json.load(f)
     keys = FontSpec.__dataclass_fields__
     return data["size"], [FontSpec(**{k: v for k, v in spec.items() if k in keys}) for spec in data["fonts"]]
-
-
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify(specs: list[FontSpec]) -> None:

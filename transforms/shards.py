@@ -1,7 +1,6 @@
 """Deterministic WebDataset samples and tar shards, and the funnel arithmetic of the manifest."""
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -67,10 +66,6 @@ def write_tar(fileobj: BinaryIO, samples: Iterable[tuple[str, dict[str, bytes]]]
 def shard_name(prefix: str, index: int, total: int) -> str:
     """File name of shard `index` of `total` (WebDataset brace-expandable)."""
     return f"{prefix}-{index:05d}-of-{total:05d}.tar"
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def build_funnel(events: Iterable[tuple[tuple[str, str, str], int]]) -> dict:
