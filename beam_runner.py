@@ -20,6 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.annotate import choose_vocab, write_assets
+from pipeline.crawl import DEFAULT_LISTING, DEFAULT_PREFIX, expand_crawl
 from pipeline.graph import build_global, build_ingest, build_shards, list_inputs, provenance
 from pipeline.report import write_report
 from pipeline.work import clear, completed, global_dir, ingest_dir, input_paths, read_json, write_json
@@ -32,7 +33,12 @@ MAX_BUCKETS = 256
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--input", action="append", required=True, help="WARC path or glob (repeatable)")
+    parser.add_argument("--input", action="append", default=[], help="WARC path or glob (repeatable)")
+    parser.add_argument("--crawl", help="a CommonCrawl crawl id (CC-MAIN-YYYY-WW): its warc.paths.gz becomes the input")
+    parser.add_argument("--crawl-listing", help=f"where the listing is (default {DEFAULT_LISTING})")
+    parser.add_argument("--crawl-prefix", default=DEFAULT_PREFIX, help="prepended to each listed path")
+    parser.add_argument("--segments", metavar="A:B", help="only segments A to B (by index in the listing)")
+    parser.add_argument("--max-files", type=int, help="only the first N files")
     parser.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
     parser.add_argument("--config", help="JSON file with config sections to override")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override one setting")
@@ -143,7 +149,12 @@ def run(argv: list[str] | None = None) -> dict:
 
 def _run(args: argparse.Namespace, options: PipelineOptions, say) -> dict:
     config = load_config(args)
-    inputs = list_inputs(args.input)
+    patterns = list(args.input)
+    if args.crawl:
+        patterns += expand_crawl(args.crawl, args.crawl_listing, args.crawl_prefix, args.segments, args.max_files)
+    if not patterns:
+        raise SystemExit("give --input and/or --crawl")
+    inputs = list_inputs(patterns)
     started = time.time()
     idir, gdir = ingest_dir(args.output, config), global_dir(args.output, config)
 

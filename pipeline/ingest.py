@@ -13,6 +13,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from pipeline.crawl import is_retryable, retry
 from pipeline.funnel import dropped
 from pipeline.work import docs_bytes, input_paths, write_bytes, write_json
 from transforms.chain import DocumentChain
@@ -35,6 +36,19 @@ class ProcessWarc(beam.DoFn):
         self.chain = DocumentChain.load(self.config)
 
     def process(self, path: str):
+        # Throttling or a dropped connection restarts the whole input (nothing is written before its end).
+        docs, funnel, rejects = retry(lambda: self._read(path))
+        docs_file, funnel_file = input_paths(self.folder, path)
+        write_bytes(docs_file, docs_bytes(sorted(docs, key=lambda d: (d.key, d.meta["warc_offset"]))))
+        write_json(funnel_file, {"path": path, "events": sorted([o, r, n] for (o, r), n in funnel.items()),
+                                 "rejects": [rejects[r] for r in sorted(rejects)]})
+        for (outcome, reason), n in funnel.items():
+            Metrics.counter("funnel", f"{outcome}.{reason}" if reason else outcome).inc(n)
+        self.inputs_done.inc()
+        self.candidates.inc(len(docs))
+        yield path
+
+    def _read(self, path: str):
         docs, funnel, rejects = [], Counter(), {}
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
@@ -43,19 +57,13 @@ class ProcessWarc(beam.DoFn):
                     doc = self._outcome(item, funnel, rejects)
                     if doc is not None:
                         docs.append(doc)
-        except Exception as exc:  # the file could not be opened or read on: one failure, named
-            logging.warning("cannot read %s: %r", path, exc)
+        except Exception as exc:
+            if is_retryable(exc):
+                raise
+            logging.warning("cannot read %s: %r", path, exc)  # opened or read no further: one failure, named
             funnel[("read", "")] += 1
             funnel[("failed", f"read.io_{type(exc).__name__}")] += 1
-        for (outcome, reason), n in funnel.items():
-            Metrics.counter("funnel", f"{outcome}.{reason}" if reason else outcome).inc(n)
-        docs_file, funnel_file = input_paths(self.folder, path)
-        write_bytes(docs_file, docs_bytes(sorted(docs, key=lambda d: (d.key, d.meta["warc_offset"]))))
-        write_json(funnel_file, {"path": path, "events": sorted([o, r, n] for (o, r), n in funnel.items()),
-                                 "rejects": [rejects[r] for r in sorted(rejects)]})
-        self.inputs_done.inc()
-        self.candidates.inc(len(docs))
-        yield path
+        return docs, funnel, rejects
 
     def _outcome(self, item, funnel: Counter, rejects: dict):
         if isinstance(item, ReadFailure):

@@ -72,6 +72,8 @@ def glyph_sheet(folder: str, manifest: dict, tokens: list[str]) -> str:
         return "<p><i>no glyphs.npy</i></p>"
     glyphs = np.load(io.BytesIO(read_file(path)), allow_pickle=False)
     chars = [i for i, t in enumerate(tokens) if len(t) == 1 and not t.isascii()][:GLYPHS_SHOWN]
+    if not chars:
+        return "<p><i>no characters in the vocabulary</i></p>"
     fonts = manifest.get("glyphs", {}).get("fonts", [])
     fallback = _fallback_marks(fonts, [tokens[i] for i in chars])
     size, scale = glyphs.shape[-1], 2
