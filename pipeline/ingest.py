@@ -70,6 +70,7 @@ class ProcessWarc(beam.DoFn):
             funnel[("failed", f"read.{item.reason}")] += 1
         elif isinstance(item, Skipped):
             funnel[("dropped", f"read.{item.reason}")] += 1
+            rejects.setdefault(f"read.{item.reason}", [f"read.{item.reason}", item.url[:300], "", ""])
         else:
             try:
                 return self.chain(item)

@@ -132,6 +132,7 @@ def build_report(folder: str) -> str:
             if len(kept_samples) < SAMPLES_SHOWN:
                 kept_samples.append(annotated_sample(key, files, tokens))
     candidates, quality_rejects, read_rejects = [], {}, {}
+    kept_urls = {m["url"] for m in kept}
     idir = ingest_dir(folder, config)
     for entry in manifest["inputs"]:
         docs_file, funnel_file = input_paths(idir, entry["path"])
@@ -144,11 +145,13 @@ def build_report(folder: str) -> str:
                 reason = decide(doc.meta, config.thresholds)
                 if reason:
                     quality_rejects.setdefault(f"quality.{reason}", []).append((doc.url, doc.text[:200]))
+                elif doc.url not in kept_urls:
+                    quality_rejects.setdefault("dedup.* (URL, exact, near or line duplicates)", []).append(
+                        (doc.url, doc.text[:200]))
     funnel = manifest["funnel"]
     stages = [("read", funnel["read"]), ("kept", funnel["kept"])]
     reasons = sorted({**funnel["dropped"], **funnel["failed"]}.items(), key=lambda kv: -kv[1])
     domains_kept = Counter(urlsplit(m["url"]).hostname or "" for m in kept).most_common(15)
-    kept_urls = {m["url"] for m in kept}
     domains_dropped = Counter(urlsplit(m["url"]).hostname or "" for m in candidates
                               if m["url"] not in kept_urls).most_common(15)
     charsets = Counter(f'{m.get("charset_declared") or "(none)"} → {m.get("charset")}' for m in candidates).most_common()

@@ -28,6 +28,7 @@ class Skipped:
     warc_file: str
     warc_offset: int
     reason: str
+    url: str = ""
 
 
 ReadItem = Union[Record, Skipped, ReadFailure]
@@ -133,28 +134,28 @@ def _looks_like_html(payload: bytes) -> bool:
 
 def record_from_warc(rec, warc_file: str, offset: int, cfg: ReadConfig) -> Record | Skipped:
     """Turn one warcio record into a candidate Record or a Skipped with its reason."""
+    url = (rec.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
     if rec.rec_type != "response":
-        return Skipped(warc_file, offset, "not_response")
+        return Skipped(warc_file, offset, "not_response", url)
     if rec.http_headers is None:
-        return Skipped(warc_file, offset, "not_http")
+        return Skipped(warc_file, offset, "not_http", url)
     try:
         status = int(rec.http_headers.get_statuscode() or 0)
     except ValueError:
         status = 0
     if status != 200:
-        return Skipped(warc_file, offset, "http_status")
+        return Skipped(warc_file, offset, "http_status", url)
     declared_length = rec.rec_headers.get_header("Content-Length")
     if declared_length and declared_length.isdigit() and int(declared_length) > cfg.max_record_bytes * 2:
-        return Skipped(warc_file, offset, "record_too_large")
+        return Skipped(warc_file, offset, "record_too_large", url)
     payload = rec.content_stream().read(cfg.max_record_bytes + 1)
     if len(payload) > cfg.max_record_bytes:
-        return Skipped(warc_file, offset, "record_too_large")
+        return Skipped(warc_file, offset, "record_too_large", url)
     if not payload.strip():
-        return Skipped(warc_file, offset, "empty_payload")
+        return Skipped(warc_file, offset, "empty_payload", url)
     media, charset = _media_type(rec.http_headers.get_header("Content-Type") or "")
     if media not in cfg.html_types and not (media in ("", "application/octet-stream") and _looks_like_html(payload)):
-        return Skipped(warc_file, offset, "not_html")
-    url = (rec.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
+        return Skipped(warc_file, offset, "not_html", url)
     return Record(
         url=url,
         warc_file=warc_file,
