@@ -67,5 +67,5 @@ def test_report_renders_in_chromium_without_errors_and_matches_the_manifest(corp
     for reason in list(funnel["dropped"]) + list(funnel["failed"]):
         assert reason in dom  # every reason on the funnel chart
     assert "quality.bad_words" in dom and "decode.failed_undeclared" in dom  # rejected examples, per reason
-    assert "http://files.example.cn/report.pdf" in dom and "http://kepu.example.net/a/leaves-color.html" in dom
+    assert "http://files.example.cn/report.pdf" in dom and "http://city.example.com.cn/culture/library-opening.shtml" in dom
     assert 'src="data:image/png;base64,' in dom  # the glyph sheet
