@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 import webdataset as wds
 
 import beam_runner
