@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -205,7 +206,7 @@ def train(argv=None) -> dict:
         for micro in range(args.accum):
             batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
             sync = world == 1 or micro == args.accum - 1
-            context = model.no_sync() if not sync else _null()
+            context = model.no_sync() if not sync else contextlib.nullcontext()
             with context, autocast(device):
                 loss, _ = model(batch["input_ids"], batch["pinyin_ids"], batch["attention_mask"],
                                 labels=batch["labels"])
@@ -241,14 +242,6 @@ def train(argv=None) -> dict:
         dist.barrier()
         dist.destroy_process_group()
     return metrics
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 if __name__ == "__main__":

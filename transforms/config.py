@@ -67,9 +67,7 @@ class DedupConfig:
     shingle_chars: int = 5
     minhash_perms: int = 112
     lsh_bands: int = 14  # 14 bands x 8 rows: pairs at Jaccard 0.8 are found with p > 0.99
-    lsh_rounds: int = 6  # label-propagation rounds for connected components
     min_line_chars: int = 10  # lines shorter than this are not considered for cross-document line dedup
-    max_line_repeats: int = 1  # a line is kept in this many documents; other copies removed (C4)
     seed: int = 1
 
 
