@@ -113,8 +113,8 @@ class IngestProgress(threading.Thread):
                     seen[p] = (read, read - dropped_or_failed)
             records = sum(r for r, _ in seen.values())
             elapsed = time.time() - self.started
-            logging.warning("  ingest: %d/%d inputs, %d records (%.0f/s), %d candidates so far", len(seen),
-                            len(self.paths), records, records / elapsed, sum(c for _, c in seen.values()))
+            logging.warning("  ingest: %d/%d inputs done, %d records read (%.0f/s), %d kept so far (before dedup)",
+                            len(seen), len(self.paths), records, records / elapsed, sum(c for _, c in seen.values()))
 
 
 def run_pipeline(options: PipelineOptions, build, *args) -> None:

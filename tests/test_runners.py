@@ -67,3 +67,19 @@ def test_retuned_thresholds_reuse_the_extracted_inputs(tmp_path, corpus):
                                "--set", "extract.max_html_chars=100000"])
     assert len(funnel_files(tmp_path)) == 2 * len(before)  # an extraction setting: new intermediates
     assert changed["funnel_balanced"]
+
+
+def test_progress_reports_inputs_records_and_kept(corpus, caplog):
+    out, manifest, _ = corpus
+    from pipeline.work import ingest_dir
+    from transforms.config import CorpusConfig
+
+    paths = [i["path"] for i in manifest["inputs"]]
+    progress = beam_runner.IngestProgress(ingest_dir(str(out), CorpusConfig()), paths, every_s=0.05)
+    with caplog.at_level("WARNING"):
+        progress.start()
+        time.sleep(0.3)
+        progress.stop.set()
+        progress.join()
+    line = [r.getMessage() for r in caplog.records if "ingest:" in r.getMessage()][-1]
+    assert f"3/3 inputs done, {manifest['funnel']['read']} records read" in line and "kept so far" in line
