@@ -8,6 +8,7 @@ from collections import Counter
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.io.filesystems import FileSystems
 
 from fonts.glyphs import DEFAULT_MANIFEST, GlyphRenderer, load_manifest, verify
 from pipeline.funnel import event
@@ -53,7 +54,7 @@ def write_assets(output: str, vocab_info: dict, config: CorpusConfig) -> dict:
         "pinyin_alphabet.json": json.dumps({"slots": SLOTS, "symbols": ALPHABET}, ensure_ascii=False).encode(),
     }
     for name, data in files.items():
-        write_bytes(f"{output.rstrip('/')}/{name}", data)
+        write_bytes(FileSystems.join(output, name), data)
     return {
         "assets": [{"name": n, "bytes": len(d), "sha256": sha256_bytes(d)} for n, d in sorted(files.items())],
         "vocab": {k: v for k, v in vocab_info.items() if k != "tokens"},

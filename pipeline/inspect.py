@@ -15,18 +15,13 @@ import tarfile
 from collections import defaultdict
 
 import numpy as np
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.work import read_bytes
 from transforms.pinyin import ALPHABET, SLOTS, decode
 from transforms.vocab import UNK, Vocab
 
 ARRAYS = ("ids", "pinyin", "words", "sents")
-
-
-def read_file(path: str) -> bytes:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return f.read()
 
 
 def iter_samples(data: bytes):
@@ -53,7 +48,7 @@ def corpus_of(shard_path: str) -> str:
 
 def load_vocab(folder: str) -> Vocab | None:
     path = FileSystems.join(folder, "vocab.txt")
-    return Vocab.from_text(read_file(path).decode("utf-8")) if FileSystems.exists(path) else None
+    return Vocab.from_text(read_bytes(path).decode("utf-8")) if FileSystems.exists(path) else None
 
 
 def arrays_of(files: dict[str, bytes]) -> dict[str, np.ndarray]:
@@ -124,18 +119,18 @@ def sample_problems(key: str, files: dict[str, bytes], vocab: Vocab | None) -> l
 def check(folder: str) -> list[str]:
     """Every problem found in a corpus folder: shards against the manifest, samples, assets, funnel."""
     problems = []
-    manifest = json.loads(read_file(FileSystems.join(folder, "manifest.json")))
+    manifest = json.loads(read_bytes(FileSystems.join(folder, "manifest.json")))
     vocab = load_vocab(folder)
     for asset in manifest.get("assets", []):
         path = FileSystems.join(folder, asset["name"])
-        if not FileSystems.exists(path) or hashlib.sha256(read_file(path)).hexdigest() != asset["sha256"]:
+        if not FileSystems.exists(path) or hashlib.sha256(read_bytes(path)).hexdigest() != asset["sha256"]:
             problems.append(f"{asset['name']}: missing or sha256 differs from the manifest")
     for shard in manifest["shards"]:
         path = FileSystems.join(folder, shard["name"])
         if not FileSystems.exists(path):
             problems.append(f"{shard['name']}: missing")
             continue
-        data = read_file(path)
+        data = read_bytes(path)
         if hashlib.sha256(data).hexdigest() != shard["sha256"]:
             problems.append(f"{shard['name']}: sha256 differs from the manifest")
         try:
@@ -187,7 +182,7 @@ def main(argv=None) -> int:
     for path in args.paths:
         vocab = load_vocab(corpus_of(path))
         shown = 0
-        for key, files in iter_samples(read_file(path)):
+        for key, files in iter_samples(read_bytes(path)):
             if (args.key and key != args.key) or (args.grep and args.grep not in files["txt"].decode("utf-8")):
                 continue
             if args.json:

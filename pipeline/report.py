@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.inspect import arrays_of, iter_samples, load_vocab, read_file
-from pipeline.work import ingest_dir, input_paths, read_docs, read_json, write_bytes
+from pipeline.inspect import arrays_of, iter_samples, load_vocab
+from pipeline.work import ingest_dir, input_paths, read_bytes, read_docs, read_json, write_bytes
 from transforms.config import CorpusConfig
 from transforms.decide import decide
 from transforms.pinyin import decode
@@ -70,7 +70,7 @@ def glyph_sheet(folder: str, manifest: dict, tokens: list[str]) -> str:
     path = FileSystems.join(folder, "glyphs.npy")
     if not FileSystems.exists(path):
         return "<p><i>no glyphs.npy</i></p>"
-    glyphs = np.load(io.BytesIO(read_file(path)), allow_pickle=False)
+    glyphs = np.load(io.BytesIO(read_bytes(path)), allow_pickle=False)
     chars = [i for i, t in enumerate(tokens) if len(t) == 1 and not t.isascii()][:GLYPHS_SHOWN]
     if not chars:
         return "<p><i>no characters in the vocabulary</i></p>"
@@ -120,13 +120,13 @@ def annotated_sample(key: str, files: dict[str, bytes], tokens: list[str]) -> st
 
 def build_report(folder: str) -> str:
     """The whole page as a string."""
-    manifest = json.loads(read_file(FileSystems.join(folder, "manifest.json")))
+    manifest = json.loads(read_bytes(FileSystems.join(folder, "manifest.json")))
     config = CorpusConfig.from_dict(manifest["config"])
     vocab = load_vocab(folder)
     tokens = vocab.tokens if vocab else []
     kept, kept_samples = [], []
     for shard in manifest["shards"]:
-        for key, files in iter_samples(read_file(FileSystems.join(folder, shard["name"]))):
+        for key, files in iter_samples(read_bytes(FileSystems.join(folder, shard["name"]))):
             meta = json.loads(files["json"])
             kept.append({**meta.get("scores", {}), **meta})
             if len(kept_samples) < SAMPLES_SHOWN:
