@@ -15,13 +15,12 @@ import sys
 import threading
 import time
 
-import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.annotate import choose_vocab, write_assets
 from pipeline.crawl import DEFAULT_LISTING, DEFAULT_PREFIX, expand_crawl
-from pipeline.graph import build_global, build_ingest, build_shards, list_inputs, provenance
+from pipeline.graph import build_ingest, build_shards, list_inputs, provenance, run_global, run_pipeline
 from pipeline.report import write_report
 from pipeline.work import clear, completed, global_dir, ingest_dir, input_paths, read_json, write_json
 from pipeline.write import SHARDS_DIR, manifest_dict
@@ -117,17 +116,12 @@ class IngestProgress(threading.Thread):
                             len(seen), len(self.paths), records, records / elapsed, sum(c for _, c in seen.values()))
 
 
-def run_pipeline(options: PipelineOptions, build, *args) -> None:
-    with beam.Pipeline(options=options) as pipeline:
-        build(pipeline, *args)
-
-
 def funnel_events(ingest_folder: str, global_folder: str, inputs: list[dict]):
     """((input, outcome, reason), n) from every phase's funnel files."""
     for i in inputs:
         for outcome, reason, n in read_json(input_paths(ingest_folder, i["path"])[1])["events"]:
             yield (i["path"], outcome, reason), n
-    for name in ("funnel.json", "funnel_shards.json"):
+    for name in ("funnel_candidates.json", "funnel.json", "funnel_shards.json"):
         for path, outcome, reason, n in read_json(FileSystems.join(global_folder, name)):
             yield (path, outcome, reason), n
 
@@ -175,7 +169,9 @@ def _run(args: argparse.Namespace, options: PipelineOptions, say) -> dict:
 
     say("[2/3] dedup and counts (%.0fs)", time.time() - started)
     n_buckets = max(1, min(MAX_BUCKETS, len(inputs)))
-    run_pipeline(options, build_global, [input_paths(idir, i["path"])[0] for i in inputs], config, gdir, n_buckets)
+    graph = run_global(options, [input_paths(idir, i["path"])[0] for i in inputs], config, gdir, n_buckets)
+    say("      near-duplicate graph: %(nodes)d documents, %(edges)d edges, largest degree %(max_degree)d, "
+        "%(rounds)d rounds", graph)
     vocab_info = choose_vocab(read_json(FileSystems.join(gdir, "counts.json")), config)
     assets = write_assets(args.output, vocab_info, config)
     buckets = read_json(FileSystems.join(gdir, "buckets.json"))
@@ -187,7 +183,8 @@ def _run(args: argparse.Namespace, options: PipelineOptions, say) -> dict:
                  vocab_info["tokens"], n_shards)
 
     manifest = manifest_dict(config, inputs, read_json(FileSystems.join(gdir, "shards.json")),
-                             funnel_events(idir, gdir, inputs), {**provenance(config), **assets})
+                             funnel_events(idir, gdir, inputs), {**provenance(config), **assets,
+                             "near_duplicate_graph": graph})
     write_json(FileSystems.join(args.output, "manifest.json"), manifest)
     write_report(args.output)
     funnel = manifest["funnel"]

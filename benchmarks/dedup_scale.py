@@ -4,7 +4,8 @@ counts, buckets) on N synthetic scored documents, in a fresh process per size.
     python benchmarks/dedup_scale.py 100000 300000 [--docs-per-file 10000]
 
 Documents: 300 Han characters from GB2312's level-1 set in 5 lines; 5% exact copies, 10% near copies (3% of the
-characters changed), 2% second captures of a URL, and one boilerplate line shared by 20% of the documents (the
+characters changed), 2% revisions (each a near copy of the revision before: chains that take label propagation
+several rounds), 2% second captures of a URL, and one boilerplate line shared by 20% of the documents (the
 hot line a C4-style line dedup must not choke on). Prints wall time, peak RSS and the largest group per key.
 """
 from __future__ import annotations
@@ -37,21 +38,30 @@ def generate(n: int, folder: str, per_file: int) -> list[str]:
     boiler = "本站所有文章均来自网络，转载请注明出处，如有侵权请联系删除。"
     texts: list[str] = []
     files, batch = [], []
+    revision = ""
+
+    def edited(text: str) -> str:
+        chars_ = list(text)
+        for _ in range(9):
+            chars_[rng.randrange(len(chars_))] = rng.choice(chars)
+        return "".join(chars_)
+
     for i in range(n):
         r = rng.random()
         if texts and r < 0.05:
             text = rng.choice(texts)
         elif texts and r < 0.15:
-            base = list(rng.choice(texts))
-            for _ in range(9):
-                base[rng.randrange(len(base))] = rng.choice(chars)
-            text = "".join(base)
+            text = edited(rng.choice(texts))
+        elif revision and r < 0.17:
+            text = revision = edited(revision)  # a chain of revisions: each near the one before
         else:
             lines = ["".join(rng.choices(chars, k=59)) + "。" for _ in range(5)]
             if rng.random() < 0.2:
                 lines.append(boiler)
             text = "\n".join(lines)
             texts.append(text)
+            if rng.random() < 0.01:
+                revision = text
             if len(texts) > 5000:
                 texts.pop(0)
         page = i if rng.random() > 0.02 else i - 1  # 2%: a second capture of the previous URL
@@ -86,26 +96,27 @@ def largest_keys(files: list[str]) -> dict:
 def run_one(n: int, per_file: int) -> dict:
     import tempfile
 
-    import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipeline.graph import build_global
+    from pipeline.graph import run_global
     from pipeline.work import read_json
     from transforms.config import CorpusConfig
 
     folder = tempfile.mkdtemp(prefix=f"dedup-{n}-")
     files = generate(n, folder, per_file)
     started = time.time()
-    with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
-        build_global(p, files, CorpusConfig(), folder, max(1, min(256, len(files))))
+    graph = run_global(PipelineOptions(["--runner=FnApiRunner"]), files, CorpusConfig(), folder,
+                       max(1, min(256, len(files))))
     wall = time.time() - started
     funnel = Counter()
-    for _, outcome, reason, count in read_json(os.path.join(folder, "funnel.json")):
-        funnel[f"{outcome}.{reason}"] += count
+    for name in ("funnel_candidates.json", "funnel.json"):
+        for _, outcome, reason, count in read_json(os.path.join(folder, name)):
+            funnel[f"{outcome}.{reason}"] += count
     kept = sum(b["documents"] for b in read_json(os.path.join(folder, "buckets.json")))
     return {"documents": n, "wall_s": round(wall, 1), "docs_per_s": round(n / wall),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "kept": kept, "dropped": dict(sorted(funnel.items())), **largest_keys(files)}
+            "kept": kept, "dropped": dict(sorted(funnel.items())), "near_duplicate_graph": graph,
+            **largest_keys(files)}
 
 
 def main() -> None:

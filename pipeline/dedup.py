@@ -1,5 +1,7 @@
 """Global dedup in Beam: URL, exact text, MinHash-LSH near-duplicates and repeated lines (C4), no hot keys.
 
+Near-duplicate components are found by label propagation over files (pipeline/components.py).
+
 Hot keys are avoided by salting: a group is first reduced within (key, salt) sub-groups, so that at most
 `SALTS` partial results per key meet in the second step; counts go through combiners.
 """
@@ -12,7 +14,7 @@ import apache_beam as beam
 from pipeline.funnel import dropped, split
 from transforms.config import CorpusConfig
 from transforms.decide import long_enough
-from transforms.dedup import MinHasher, UnionFind, line_hash, line_hashes, text_fingerprint
+from transforms.dedup import MinHasher, line_hash, line_hashes, text_fingerprint, tree_edges
 from transforms.quality import quality_scores
 from transforms.segment import drop_lines
 
@@ -72,19 +74,6 @@ def KeepBestPerKey(docs, key_fn, rank, reason: str, count_field: str | None = No
     return best, (first_funnel, second_funnel) | "Funnel" >> beam.Flatten()
 
 
-def _part_edges(element):
-    """Within a salted part of an LSH bucket: edges from each member to the part's smallest member."""
-    _, keys = element
-    keys = sorted(set(keys))
-    return [(k, keys[0]) for k in keys[1:]]
-
-
-def _part_min(element):
-    """(band, the part's smallest member): the parts of one band meet through these."""
-    (band, _), keys = element
-    return band, min(keys)
-
-
 class _Bands(beam.DoFn):
     """((band key, salt), doc key) for each LSH band of a document."""
 
@@ -99,61 +88,38 @@ class _Bands(beam.DoFn):
             yield (band, salt(doc.key)), doc.key
 
 
-class UnionFindFn(beam.CombineFn):
-    """Connected components of an edge list (accumulator: a union-find; smallest key represents a set)."""
-
-    def create_accumulator(self):
-        return UnionFind()
-
-    def add_input(self, uf, edge):
-        uf.union(*edge)
-        return uf
-
-    def merge_accumulators(self, accumulators):
-        accumulators = iter(accumulators)
-        first = next(accumulators)
-        for uf in accumulators:
-            first.merge(uf)
-        return first
-
-    def extract_output(self, uf):
-        return uf.clusters()
+def near_duplicate_edges(docs, config: CorpusConfig):
+    """Edges (u, v) linking the documents that share an LSH band: within a salted part of a bucket a tree over its
+    members, and across the parts of a bucket a tree over their smallest members (pipeline/components.py)."""
+    fanout = config.dedup.tree_fanout
+    parts = docs | "Bands" >> beam.ParDo(_Bands(config)) | "GroupBucketParts" >> beam.GroupByKey()
+    part_edges = parts | "PartEdges" >> beam.FlatMap(lambda kv: tree_edges(kv[1], fanout))
+    band_edges = (parts | "PartMin" >> beam.Map(lambda kv: (kv[0][0], min(kv[1]))) | "GroupBand" >> beam.GroupByKey()
+                  | "BandEdges" >> beam.FlatMap(lambda kv: tree_edges(kv[1], fanout)))
+    return (part_edges, band_edges) | "AllEdges" >> beam.Flatten()
 
 
-class _ApplyClusters(beam.DoFn):
+class _ApplyComponents(beam.DoFn):
+    """A document is kept when it is the smallest key of its component (or in none), with the component size."""
+
     def process(self, element):
         key, grouped = element
-        docs, clusters = list(grouped["doc"]), list(grouped["cluster"])
+        docs = list(grouped["doc"])
         if not docs:
             return
-        doc = docs[0]
-        root, size = clusters[0] if clusters else (key, 1)
-        if root == key:
-            yield doc.updated(dedup_cluster_size=size)
+        labels, sizes = list(grouped["label"]), list(grouped["size"])
+        if labels and labels[0] != key:
+            yield dropped(docs[0], "dedup.near_duplicate")
         else:
-            yield dropped(doc, "dedup.near_duplicate")
+            yield docs[0].updated(dedup_cluster_size=sizes[0] if sizes else 1)
 
 
-def _star_edges(element):
-    """Edges from each part minimum of a band to the band's smallest key."""
-    _, keys = element
-    keys = sorted(set(keys))
-    return [(k, keys[0]) for k in keys[1:]]
-
-
-def near_dedup(docs, config: CorpusConfig):
-    """Keep one document per near-duplicate component (its smallest key); it records the component size."""
-    parts = docs | "Bands" >> beam.ParDo(_Bands(config)) | "GroupBucketParts" >> beam.GroupByKey()
-    part_edges = parts | "PartEdges" >> beam.FlatMap(_part_edges)
-    band_edges = (parts | "PartMin" >> beam.Map(_part_min) | "GroupBand" >> beam.GroupByKey()
-                  | "BandEdges" >> beam.FlatMap(_star_edges))
-    clusters = ((part_edges, band_edges) | "AllEdges" >> beam.Flatten()
-                | "Components" >> beam.CombineGlobally(UnionFindFn())
-                | "ClusterOf" >> beam.FlatMap(lambda m: sorted(m.items())))
-    applied = ({"doc": docs | "KeyDocs" >> beam.Map(lambda d: (d.key, d)), "cluster": clusters}
-               | "JoinClusters" >> beam.CoGroupByKey()
-               | "ApplyClusters" >> beam.ParDo(_ApplyClusters()))
-    return split(applied, "ApplyClusters")
+def apply_components(docs, labels):
+    """Keep one document per near-duplicate component; labels are (node, smallest key of its component)."""
+    sizes = labels | "Root" >> beam.Map(lambda kv: (kv[1], 1)) | "ComponentSize" >> beam.CombinePerKey(sum)
+    applied = ({"doc": docs | "KeyDocs" >> beam.Map(lambda d: (d.key, d)), "label": labels, "size": sizes}
+               | "JoinComponents" >> beam.CoGroupByKey() | "ApplyComponents" >> beam.ParDo(_ApplyComponents()))
+    return split(applied, "ApplyComponents")
 
 
 class LineStatsFn(beam.CombineFn):
@@ -230,12 +196,10 @@ def line_dedup(docs, config: CorpusConfig):
     return split(applied, "RemoveLines")
 
 
-def deduplicate(docs, config: CorpusConfig):
-    """URL → exact → near-duplicate → repeated lines; returns (documents, funnel event collections)."""
+def exact_dedup(docs):
+    """URL, then exact text; returns (documents, funnel event collections)."""
     docs, url_funnel = docs | "UrlDedup" >> KeepBestPerKey(
         lambda d: d.key, newest_first, "dedup.url_duplicate", "url_captures")
     docs, exact_funnel = docs | "ExactDedup" >> KeepBestPerKey(
         lambda d: text_fingerprint(d.text), oldest_first, "dedup.exact_duplicate", "exact_duplicates")
-    docs, near_funnel = near_dedup(docs, config)
-    docs, line_funnel = line_dedup(docs, config)
-    return docs, (url_funnel, exact_funnel, near_funnel, line_funnel)
+    return docs, (url_funnel, exact_funnel)

@@ -1,7 +1,9 @@
-"""The corpus job's three graphs, each small, flat and free of side inputs:
+"""The corpus job's graphs, each small, flat and free of side inputs:
 
 1. ingest (per input): WARC → scored documents + funnel, one intermediate pair per input (skipped when done);
-2. global: intermediates → decide → URL / exact / near-duplicate / line dedup → buckets, character counts, funnel;
+2. global: (a) intermediates → decide → URL / exact dedup → candidates + the near-duplicate graph's edges;
+   (b) one label-propagation pipeline per round until the components are found (pipeline/components.py);
+   (c) candidates + labels → near-duplicate and line dedup → buckets, character counts, funnel;
 3. shards: buckets → annotation (the vocabulary travels with the DoFn) → WebDataset shards.
 
 Between them the driver (beam_runner.py) builds the vocabulary and the glyph tables, and at the end the manifest.
@@ -13,13 +15,15 @@ import importlib.metadata
 import platform
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.annotate import Annotate, CountCharacters
-from pipeline.dedup import deduplicate
+from pipeline.components import WriteEdges, propagate, read_files
+from pipeline.dedup import apply_components, exact_dedup, line_dedup, near_duplicate_edges
 from pipeline.funnel import split
 from pipeline.ingest import Decide, ingest
-from pipeline.work import docs_bytes, read_docs, write_bytes, write_json
+from pipeline.work import docs_bytes, read_docs, read_json, write_bytes, write_json
 from pipeline.write import WriteShard, estimated_sample_bytes, shard_of
 from transforms.chain import BADWORDS_PATH
 from transforms.config import CorpusConfig
@@ -88,54 +92,95 @@ def build_ingest(pipeline, paths: list[str], config: CorpusConfig, folder: str):
 class WriteBucket(beam.DoFn):
     """(bucket, documents) → one intermediate file, documents sorted by key; emits its entry."""
 
-    def __init__(self, folder: str):
-        self.folder = folder
+    def __init__(self, folder: str, prefix: str):
+        self.folder, self.prefix = folder, prefix
 
     def process(self, element):
         bucket, docs = element
         docs = sorted(docs, key=lambda d: d.key)
-        path = FileSystems.join(self.folder, f"bucket-{bucket:05d}.docs.jsonl.gz")
+        path = FileSystems.join(self.folder, f"{self.prefix}-{bucket:05d}.docs.jsonl.gz")
         write_bytes(path, docs_bytes(docs))
         yield {"path": path, "documents": len(docs), "estimated_bytes": sum(estimated_sample_bytes(d) for d in docs)}
 
 
-def build_global(pipeline, docs_files: list[str], config: CorpusConfig, folder: str, n_buckets: int):
-    """Phase 2: writes folder/{funnel.json, counts.json, buckets.json} and the bucket files."""
-    docs = (pipeline | "Intermediates" >> beam.Create(docs_files) | "ShuffleFiles" >> beam.Reshuffle()
-            | "ReadDocs" >> beam.FlatMap(read_docs))
+@beam.ptransform_fn
+def WriteBuckets(docs, folder: str, prefix: str, listing: str, n_buckets: int):
+    """Documents → n_buckets files by key; writes folder/<listing> listing them."""
+    return (docs | "KeyBucket" >> beam.Map(lambda d: (shard_of(d.key, n_buckets), d)) | "Group" >> beam.GroupByKey()
+            | "Write" >> beam.ParDo(WriteBucket(folder, prefix)) | "List" >> beam.combiners.ToList()
+            | "Sort" >> beam.Map(lambda entries: sorted(entries, key=lambda e: e["path"]))
+            | "WriteList" >> beam.Map(_write_json_to(FileSystems.join(folder, listing))))
+
+
+@beam.ptransform_fn
+def WriteFunnel(funnels, path: str):
+    """Funnel event collections → one sorted JSON list of [input, outcome, reason, count]."""
+    return (funnels | "Flatten" >> beam.Flatten() | "Count" >> beam.CombinePerKey(sum)
+            | "List" >> beam.combiners.ToList() | "Sorted" >> beam.Map(_funnel_list) | "Write" >> beam.Map(_write_json_to(path)))
+
+
+def build_candidates(pipeline, docs_files: list[str], config: CorpusConfig, folder: str, n_buckets: int):
+    """Phase 2a: decide, URL and exact dedup; writes folder/{candidates.json, funnel_candidates.json, edges.json},
+    the candidate buckets and the near-duplicate graph's edge files."""
+    docs = read_files(pipeline, "Intermediates", docs_files, read_docs)
     docs, decide_funnel = split(docs | "Decide" >> beam.ParDo(Decide(config)), "Decide")
-    docs, dedup_funnels = deduplicate(docs, config)
-    funnel_written = (
-        (decide_funnel, *dedup_funnels) | "GlobalFunnel" >> beam.Flatten() | "CountGlobalFunnel" >> beam.CombinePerKey(sum)
-        | "GlobalFunnelList" >> beam.combiners.ToList() | "Sorted" >> beam.Map(_funnel_list)
-        | "WriteGlobalFunnel" >> beam.Map(_write_json_to(FileSystems.join(folder, "funnel.json")))
-    )
+    docs, exact_funnels = exact_dedup(docs)
+    funnel_written = (decide_funnel, *exact_funnels) | "Funnel" >> WriteFunnel(
+        FileSystems.join(folder, "funnel_candidates.json"))
+    buckets_written = docs | "Candidates" >> WriteBuckets(folder, "candidates", "candidates.json", n_buckets)
+    edges_written = (near_duplicate_edges(docs, config) | "Edges" >> WriteEdges(FileSystems.join(folder, "near"), n_buckets)
+                     | "WriteEdgeList" >> beam.Map(_write_json_to(FileSystems.join(folder, "edges.json"))))
+    return join_leaves(funnel_written, buckets_written, edges_written)
+
+
+def build_global(pipeline, candidate_files: list[str], label_files: list[str], config: CorpusConfig, folder: str,
+                 n_buckets: int):
+    """Phase 2b: near-duplicate components applied, repeated lines; writes folder/{funnel.json, counts.json,
+    buckets.json} and the bucket files."""
+    docs = read_files(pipeline, "Candidates", candidate_files, read_docs)
+    labels = read_files(pipeline, "Labels", label_files) | "Label" >> beam.Map(lambda r: (r[0], r[1]))
+    docs, near_funnel = apply_components(docs, labels)
+    docs, line_funnel = line_dedup(docs, config)
+    funnel_written = (near_funnel, line_funnel) | "Funnel" >> WriteFunnel(FileSystems.join(folder, "funnel.json"))
     counts_written = (docs | "Count" >> CountCharacters()
                       | "WriteCounts" >> beam.Map(_write_json_to(FileSystems.join(folder, "counts.json"))))
-    buckets_written = (
-        docs | "KeyBucket" >> beam.Map(lambda d: (shard_of(d.key, n_buckets), d)) | "GroupBucket" >> beam.GroupByKey()
-        | "WriteBucket" >> beam.ParDo(WriteBucket(folder)) | "BucketList" >> beam.combiners.ToList()
-        | "SortBuckets" >> beam.Map(lambda entries: sorted(entries, key=lambda e: e["path"]))
-        | "WriteBuckets" >> beam.Map(_write_json_to(FileSystems.join(folder, "buckets.json")))
-    )
+    buckets_written = docs | "Buckets" >> WriteBuckets(folder, "bucket", "buckets.json", n_buckets)
     return join_leaves(funnel_written, counts_written, buckets_written)
+
+
+def run_pipeline(options: PipelineOptions, build, *args) -> None:
+    """Build one graph and run it to completion."""
+    with beam.Pipeline(options=options) as pipeline:
+        build(pipeline, *args)
+
+
+def run_global(options: PipelineOptions, docs_files: list[str], config: CorpusConfig, folder: str,
+               n_buckets: int) -> dict:
+    """Phase 2: candidates and edges, label-propagation rounds, then the rest; returns the graph's statistics."""
+    run_pipeline(options, build_candidates, docs_files, config, folder, n_buckets)
+    graph = read_json(FileSystems.join(folder, "edges.json"))
+    near = FileSystems.join(folder, "near")
+    found = {"label_files": [], "rounds": 0, "nodes": 0}
+    if graph["edges"]:
+        found = propagate(lambda *args: run_pipeline(options, *args), graph["files"], near, n_buckets,
+                          config.dedup.max_rounds)
+    candidates = [b["path"] for b in read_json(FileSystems.join(folder, "candidates.json"))]
+    run_pipeline(options, build_global, candidates, found["label_files"], config, folder, n_buckets)
+    return {"nodes": found["nodes"], "edges": graph["edges"], "max_degree": graph["max_degree"],
+            "rounds": found["rounds"]}
 
 
 def build_shards(pipeline, bucket_files: list[str], config: CorpusConfig, output: str, folder: str,
                  tokens: list[str], n_shards: int):
     """Phase 3: writes the shards, and folder/{shards.json, funnel_shards.json}."""
-    docs = (pipeline | "Buckets" >> beam.Create(bucket_files) | "ShuffleBuckets" >> beam.Reshuffle()
-            | "ReadBucket" >> beam.FlatMap(read_docs))
+    docs = read_files(pipeline, "Buckets", bucket_files, read_docs)
     annotated, annotate_funnel = split(docs | "Annotate" >> beam.ParDo(Annotate(tokens)), "Annotate")
     entries, shard_funnel = split(
         annotated | "KeyShard" >> beam.Map(lambda pair: (shard_of(pair[0].key, n_shards), pair))
         | "GroupShard" >> beam.GroupByKey() | "WriteShard" >> beam.ParDo(WriteShard(output, config, n_shards)),
         "WriteShard")
-    funnel_written = (
-        (annotate_funnel, shard_funnel) | "ShardFunnel" >> beam.Flatten() | "CountShardFunnel" >> beam.CombinePerKey(sum)
-        | "ShardFunnelList" >> beam.combiners.ToList() | "SortedShardFunnel" >> beam.Map(_funnel_list)
-        | "WriteShardFunnel" >> beam.Map(_write_json_to(FileSystems.join(folder, "funnel_shards.json")))
-    )
+    funnel_written = (annotate_funnel, shard_funnel) | "Funnel" >> WriteFunnel(
+        FileSystems.join(folder, "funnel_shards.json"))
     entries_written = (
         entries | "ShardList" >> beam.combiners.ToList()
         | "WriteShardList" >> beam.Map(_write_json_to(FileSystems.join(folder, "shards.json")))

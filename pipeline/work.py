@@ -83,18 +83,28 @@ def doc_from_json(data: dict) -> Document:
     return Document(data["key"], data["url"], data["text"], data["meta"], data["words"])
 
 
-def docs_bytes(docs) -> bytes:
-    """Documents as gzip JSON lines (gzip mtime 0: the same documents give the same bytes)."""
+def gzip_lines(lines) -> bytes:
+    """Lines (str) as gzip text, one per line (gzip mtime 0: the same lines give the same bytes)."""
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
-        for doc in docs:
-            gz.write(json.dumps(doc_to_json(doc), ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n")
+        for line in lines:
+            gz.write(line.encode("utf-8") + b"\n")
     return buf.getvalue()
 
 
-def read_docs(path: str) -> list[Document]:
+def read_gzip_lines(path: str) -> list[str]:
+    """The lines gzip_lines wrote."""
     with gzip.GzipFile(fileobj=io.BytesIO(read_bytes(path))) as gz:
-        return [doc_from_json(json.loads(line)) for line in gz]
+        return [line.decode("utf-8").rstrip("\n") for line in gz]
+
+
+def docs_bytes(docs) -> bytes:
+    """Documents as gzip JSON lines."""
+    return gzip_lines(json.dumps(doc_to_json(doc), ensure_ascii=False, sort_keys=True) for doc in docs)
+
+
+def read_docs(path: str) -> list[Document]:
+    return [doc_from_json(json.loads(line)) for line in read_gzip_lines(path)]
 
 
 def completed(folder: str, path: str) -> bool:

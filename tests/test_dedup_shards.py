@@ -6,7 +6,7 @@ import pytest
 
 from sample import texts as T
 from transforms.config import DedupConfig
-from transforms.dedup import MinHasher, UnionFind, document_key, line_hashes, normalise_url, text_fingerprint
+from transforms.dedup import MinHasher, document_key, line_hashes, normalise_url, text_fingerprint
 from transforms.shards import build_funnel, write_tar
 
 
@@ -54,16 +54,6 @@ def test_minhash_config_must_split_into_bands():
 def test_line_hashes_skip_short_and_repeated_lines():
     hashes = line_hashes("短行\n这是一行足够长的正文内容。\n这是一行足够长的正文内容。", 10)
     assert len(hashes) == 1
-
-
-def test_union_find_components_and_merge():
-    a, b = UnionFind(), UnionFind()
-    a.union("c", "d")
-    b.union("d", "e")
-    b.union("x", "y")
-    a.merge(b)
-    clusters = a.clusters()
-    assert clusters["e"] == ("c", 3) and clusters["c"] == ("c", 3) and clusters["y"] == ("x", 2)
 
 
 def tar_bytes(samples):

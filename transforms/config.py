@@ -68,6 +68,8 @@ class DedupConfig:
     minhash_perms: int = 112
     lsh_bands: int = 14  # 14 bands x 8 rows: pairs at Jaccard 0.8 are found with p > 0.99
     min_line_chars: int = 10  # lines shorter than this are not considered for cross-document line dedup
+    tree_fanout: int = 16  # an LSH bucket's members are linked as a tree of this fanout: bounded degree per key
+    max_rounds: int = 64  # label-propagation rounds before the job stops with an error (rounds ~ graph diameter)
     seed: int = 1
 
 

@@ -110,35 +110,8 @@ def line_hash(line: str) -> str:
     return stable_hash(normalise_text(line), 8)
 
 
-class UnionFind:
-    """Disjoint sets over string keys; the representative of a set is its smallest key (deterministic)."""
-
-    def __init__(self):
-        self.parent: dict[str, str] = {}
-
-    def find(self, x: str) -> str:
-        root = x
-        while self.parent.get(root, root) != root:
-            root = self.parent[root]
-        while x != root:  # path compression
-            self.parent[x], x = root, self.parent.get(x, x)
-        return root
-
-    def union(self, x: str, y: str) -> None:
-        rx, ry = self.find(x), self.find(y)
-        if rx != ry:
-            lo, hi = (rx, ry) if rx < ry else (ry, rx)
-            self.parent[hi] = lo
-            self.parent.setdefault(lo, lo)
-
-    def merge(self, other: "UnionFind") -> None:
-        for x in list(other.parent):
-            self.union(x, other.find(x))
-
-    def clusters(self) -> dict[str, tuple[str, int]]:
-        """Every member → (smallest key of its set, set size)."""
-        roots = {x: self.find(x) for x in self.parent}
-        sizes: dict[str, int] = {}
-        for r in roots.values():
-            sizes[r] = sizes.get(r, 0) + 1
-        return {x: (r, sizes[r]) for x, r in roots.items()}
+def tree_edges(members, fanout: int) -> list[tuple[str, str]]:
+    """Edges of a fanout-ary tree over the sorted distinct members, rooted at the smallest: it connects them all
+    while no member gets more than fanout + 1 edges, and its depth grows as log_fanout(n)."""
+    members = sorted(set(members))
+    return [(members[i], members[(i - 1) // fanout]) for i in range(1, len(members))]

@@ -1,0 +1,154 @@
+"""Connected components of the near-duplicate graph, without one worker holding all pairs.
+
+Min-label propagation: every node starts labelled with its own key; in each round a node whose label changed in
+the round before sends it to its neighbours, and every node keeps the smallest label it has seen. The driver runs
+one small pipeline per round, over edge and label files, until no label changes: each node is then labelled with
+the smallest key of its component. Rounds grow with the graph's diameter, and `dedup.max_rounds` bounds them.
+
+No key is hot: a round is one join on the node key (its neighbours and its label) and one combiner, and LSH
+buckets are wired as trees of bounded fanout (transforms.dedup.tree_edges), so a node has at most
+2 × bands × (fanout + 1) edges whatever the size of its bucket. The edges are written once and never change.
+
+    folder/edges-<part>.tsv.gz          "u<TAB>v" for both directions of every edge, sorted
+    folder/round-<r>/labels-<part>.tsv.gz  "node<TAB>label<TAB>changed", sorted
+    folder/round-<r>/stats.json         nodes and changed labels in round r
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.work import clear, gzip_lines, read_gzip_lines, read_json, write_bytes, write_json
+from pipeline.write import shard_of
+
+
+class WriteLines(beam.DoFn):
+    """(part, lines) → folder/<prefix>-<part>.tsv.gz, lines sorted; emits the file's entry."""
+
+    def __init__(self, folder: str, prefix: str):
+        self.folder, self.prefix = folder, prefix
+
+    def process(self, element):
+        part, lines = element
+        lines = sorted(lines)
+        path = FileSystems.join(self.folder, f"{self.prefix}-{part:05d}.tsv.gz")
+        write_bytes(path, gzip_lines(lines))
+        yield {"path": path, "lines": len(lines)}
+
+
+@beam.ptransform_fn
+def WritePartitioned(rows, folder: str, prefix: str, n_parts: int):
+    """Tab-joined rows into n_parts files by the hash of their first field; returns the sorted file entries."""
+    return (rows | "KeyPart" >> beam.Map(lambda row: (shard_of(row[0], n_parts), "\t".join(map(str, row))))
+            | "GroupPart" >> beam.GroupByKey() | "Write" >> beam.ParDo(WriteLines(folder, prefix))
+            | "List" >> beam.combiners.ToList() | "Sort" >> beam.Map(lambda e: sorted(e, key=lambda x: x["path"])))
+
+
+def read_rows(path: str) -> list[list[str]]:
+    """The tab-separated rows of one file."""
+    return [line.split("\t") for line in read_gzip_lines(path)]
+
+
+def read_files(pipeline, label: str, paths: list[str], reader=read_rows):
+    """What reader gives for each of the files, spread over workers."""
+    return (pipeline | f"{label}Files" >> beam.Create(paths) | f"{label}Shuffle" >> beam.Reshuffle()
+            | f"{label}Read" >> beam.FlatMap(reader))
+
+
+@beam.ptransform_fn
+def Gather(named: dict):
+    """{name: collection of one element} → a collection of one dict {name: that element}. Branches meet this way,
+    not through side inputs, which Beam's Dask runner recomputes inconsistently."""
+    tagged = [pc | f"Tag{name}" >> beam.Map(lambda x, n=name: (n, x)) for name, pc in sorted(named.items())]
+    return tagged | "Flatten" >> beam.Flatten() | "List" >> beam.combiners.ToList() | "Dict" >> beam.Map(dict)
+
+
+def _max(values) -> int:
+    return max(values, default=0)
+
+
+def _sum_pairs(pairs) -> tuple[int, int]:
+    return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+
+
+@beam.ptransform_fn
+def WriteEdges(edges, folder: str, n_parts: int):
+    """Undirected edges (u, v) → edge files holding both directions; returns one {"files", "edges", "max_degree"}."""
+    directed = edges | "BothWays" >> beam.FlatMap(lambda e: [(e[0], e[1]), (e[1], e[0])]) | "Distinct" >> beam.Distinct()
+    files = directed | "WriteEdgeFiles" >> WritePartitioned(folder, "edges", n_parts)
+    max_degree = (directed | "Degree" >> beam.combiners.Count.PerKey() | "Degrees" >> beam.Values()
+                  | "MaxDegree" >> beam.CombineGlobally(_max))
+    return ({"files": files, "max_degree": max_degree} | "Summary" >> Gather()
+            | "Entry" >> beam.Map(lambda g: {"files": [f["path"] for f in g["files"]],
+                                            "edges": sum(f["lines"] for f in g["files"]) // 2,
+                                            "max_degree": g["max_degree"]}))
+
+
+class MinLabelFn(beam.CombineFn):
+    """Over a node's (label, is_own) inputs: (smallest label, whether it is smaller than the node's own)."""
+
+    def create_accumulator(self):
+        return None, None  # smallest label received, own label
+
+    def add_input(self, acc, item):
+        return self.merge_accumulators([acc, (None, item[0]) if item[1] else (item[0], None)])
+
+    def merge_accumulators(self, accumulators):
+        best, own = None, None
+        for b, o in accumulators:
+            if b is not None and (best is None or b < best):
+                best = b
+            own = o if o is not None else own
+        return best, own
+
+    def extract_output(self, acc):
+        best, own = acc
+        new = own if best is None or own < best else best
+        return new, new != own
+
+
+def _messages(element):
+    """(neighbour, label) for each neighbour of a node whose label changed in the last round."""
+    _, grouped = element
+    labels = list(grouped["label"])
+    if not labels:
+        return []
+    return [(v, labels[0]) for v in grouped["neighbours"]]
+
+
+def build_round(pipeline, edge_files: list[str], label_files: list[str], folder: str, n_parts: int):
+    """One propagation round: writes folder/labels-*.tsv.gz and folder/stats.json. With no label files (the first
+    round) every node's label is itself, and every node counts as changed."""
+    edges = read_files(pipeline, "Edges", edge_files) | "EdgePair" >> beam.Map(tuple)
+    if label_files:
+        labels = read_files(pipeline, "Labels", label_files)
+        own = labels | "Own" >> beam.Map(lambda r: (r[0], (r[1], True)))
+        changed = labels | "Changed" >> beam.Filter(lambda r: r[2] == "1") | "ChangedLabel" >> beam.Map(lambda r: (r[0], r[1]))
+        messages = ({"neighbours": edges, "label": changed} | "JoinLabels" >> beam.CoGroupByKey()
+                    | "Messages" >> beam.FlatMap(_messages) | "AsReceived" >> beam.Map(lambda m: (m[0], (m[1], False))))
+    else:
+        own = edges | "OwnKey" >> beam.Map(lambda e: (e[0], (e[0], True)))
+        messages = edges | "FirstMessages" >> beam.Map(lambda e: (e[1], (e[0], False)))
+    new = ((own, messages) | "AllLabels" >> beam.Flatten() | "MinLabel" >> beam.CombinePerKey(MinLabelFn())
+           | "Row" >> beam.Map(lambda kv: (kv[0], kv[1][0], int(kv[1][1]))))
+    written = new | "WriteLabels" >> WritePartitioned(folder, "labels", n_parts)
+    counts = new | "ChangedFlag" >> beam.Map(lambda r: (1, r[2])) | "Count" >> beam.CombineGlobally(_sum_pairs)
+    stats = {"files": written, "counts": counts} | "Stats" >> Gather()
+    return stats | "WriteStats" >> beam.Map(lambda g: write_json(FileSystems.join(folder, "stats.json"), {
+        "files": [f["path"] for f in g["files"]], "nodes": g["counts"][0], "changed": g["counts"][1]}))
+
+
+def propagate(run, edge_files: list[str], folder: str, n_parts: int, max_rounds: int) -> dict:
+    """Run rounds (run(build_round, …) runs one pipeline) until no label changes; the last round's files label
+    every node of the graph with its component's smallest key. Returns {"label_files", "rounds", "nodes"}."""
+    label_files: list[str] = []
+    for r in range(1, max_rounds + 1):
+        round_folder = FileSystems.join(folder, f"round-{r:03d}")
+        clear(FileSystems.join(round_folder, "*"))  # an earlier run's files: never mixed in
+        run(build_round, edge_files, label_files, round_folder, n_parts)
+        stats = read_json(FileSystems.join(round_folder, "stats.json"))
+        label_files = stats["files"]
+        if stats["changed"] == 0:
+            return {"label_files": label_files, "rounds": r, "nodes": stats["nodes"]}
+    raise RuntimeError(f"near-duplicate components did not converge in dedup.max_rounds={max_rounds} rounds; "
+                       "raise it (rounds grow with the diameter of the near-duplicate graph)")
