@@ -1,8 +1,8 @@
 """Run the corpus job: `python beam_runner.py --input GLOB [--input GLOB…] --output DIR [--config FILE]
 [--set section.key=value…] [Beam pipeline options, e.g. --runner=DataflowRunner --project=…]`.
 
-Three Beam pipelines run in turn (pipeline/graph.py); a relaunch with the same config skips the inputs whose
-intermediate is complete, and gives byte-identical output.
+Beam pipelines run in turn (pipeline/graph.py: ingest, global with its label-propagation rounds, shards); a
+relaunch with the same config skips the inputs whose intermediate is complete, and gives byte-identical output.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Dedup at scale on generated documents: the global phase (decide, URL / exact / near-duplicate / line dedup,
 counts, buckets) on N synthetic scored documents, in a fresh process per size.
 
-    python benchmarks/dedup_scale.py 100000 300000 [--docs-per-file 10000]
+    python benchmarks/dedup_scale.py 100000 300000 [--docs-per-file 10000] [--workers 2]
 
 Documents: 300 Han characters from GB2312's level-1 set in 5 lines; 5% exact copies, 10% near copies (3% of the
 characters changed), 2% revisions (each a near copy of the revision before: chains that take label propagation
@@ -93,7 +93,7 @@ def largest_keys(files: list[str]) -> dict:
     return {"largest_band_group": max(bands.values()), "largest_exact_group": max(exact.values())}
 
 
-def run_one(n: int, per_file: int) -> dict:
+def run_one(n: int, per_file: int, workers: int) -> dict:
     import tempfile
 
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -105,8 +105,10 @@ def run_one(n: int, per_file: int) -> dict:
     folder = tempfile.mkdtemp(prefix=f"dedup-{n}-")
     files = generate(n, folder, per_file)
     started = time.time()
-    graph = run_global(PipelineOptions(["--runner=FnApiRunner"]), files, CorpusConfig(), folder,
-                       max(1, min(256, len(files))))
+    args = ["--runner=FnApiRunner"]
+    if workers:  # SDK worker processes: their peak RSS is a worker's; the runner process does the shuffles
+        args += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+    graph = run_global(PipelineOptions(args), files, CorpusConfig(), folder, max(1, min(256, len(files))))
     wall = time.time() - started
     funnel = Counter()
     for name in ("funnel_candidates.json", "funnel.json"):
@@ -115,6 +117,8 @@ def run_one(n: int, per_file: int) -> dict:
     kept = sum(b["documents"] for b in read_json(os.path.join(folder, "buckets.json")))
     return {"documents": n, "wall_s": round(wall, 1), "docs_per_s": round(n / wall),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_worker_rss_mb": (round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+                                   if workers else None),
             "kept": kept, "dropped": dict(sorted(funnel.items())), "near_duplicate_graph": graph,
             **largest_keys(files)}
 
@@ -123,14 +127,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("sizes", nargs="+", type=int)
     parser.add_argument("--docs-per-file", type=int, default=10000)
+    parser.add_argument("--workers", type=int, default=0, help="SDK worker processes (default: in-process)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.sizes[0], args.docs_per_file)), flush=True)
+        print(json.dumps(run_one(args.sizes[0], args.docs_per_file, args.workers)), flush=True)
         return
     for n in args.sizes:  # a fresh process per size: peak RSS is that size's
-        subprocess.run([sys.executable, __file__, str(n), "--one", "--docs-per-file", str(args.docs_per_file)],
-                       check=True)
+        subprocess.run([sys.executable, __file__, str(n), "--one", "--docs-per-file", str(args.docs_per_file),
+                        "--workers", str(args.workers)], check=True)
 
 
 if __name__ == "__main__":
