@@ -112,6 +112,22 @@ def test_padding_is_masked_in_attention():
 TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [chr(0x4E00 + i) for i in range(200)]
 
 
+def test_mfu_flop_count_equals_torch_flop_counter():
+    """The GPU benchmark's FLOPs per token (benchmarks/gpu_step.py) are what torch counts for a training step."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from benchmarks.gpu_step import flops_per_token, random_batch
+
+    config = ChineseBertConfig.tiny(3000, intermediate_size=384)
+    model = ChineseBertForMaskedLM(config)
+    ids, pinyin, mask, labels = random_batch(config, 2, 48, torch.device("cpu"), torch.Generator().manual_seed(1))
+    with FlopCounterMode(display=False) as counter:
+        loss, _ = model(ids, pinyin, attention_mask=mask, labels=labels)
+        loss.backward()
+    masked_share = (labels != IGNORE).float().mean().item()
+    assert counter.get_total_flops() == pytest.approx(flops_per_token(config, 48, masked_share) * ids.numel(), rel=1e-9)
+
+
 def test_masking_invariants_over_many_sequences():
     special = SpecialIds.from_tokens(TOKENS)
     rng = np.random.default_rng(0)
