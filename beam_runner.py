@@ -150,7 +150,7 @@ def _run(args: argparse.Namespace, options: PipelineOptions, say) -> dict:
         raise SystemExit("give --input and/or --crawl")
     inputs = list_inputs(patterns)
     started = time.time()
-    idir, gdir = ingest_dir(args.output, config), global_dir(args.output, config)
+    idir, gdir = ingest_dir(args.output, config), global_dir(args.output, config, [i["path"] for i in inputs])
 
     pending = [i["path"] for i in inputs if not completed(idir, i["path"])]
     say("[1/3] ingest: %d inputs, %d already done", len(inputs), len(inputs) - len(pending))

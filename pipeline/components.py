@@ -18,7 +18,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.work import clear, gzip_lines, read_gzip_lines, read_json, write_bytes, write_json
+from pipeline.work import all_exist, clear, gzip_lines, read_gzip_lines, read_json, write_bytes, write_json
 from pipeline.write import shard_of
 
 
@@ -144,8 +144,9 @@ def propagate(run, edge_files: list[str], folder: str, n_parts: int, max_rounds:
     label_files: list[str] = []
     for r in range(1, max_rounds + 1):
         round_folder = FileSystems.join(folder, f"round-{r:03d}")
-        clear(FileSystems.join(round_folder, "*"))  # an earlier run's files: never mixed in
-        run(build_round, edge_files, label_files, round_folder, n_parts)
+        if not all_exist(round_folder, ["stats.json"]):  # written last: a finished round of a killed run is kept
+            clear(FileSystems.join(round_folder, "*"))
+            run(build_round, edge_files, label_files, round_folder, n_parts)
         stats = read_json(FileSystems.join(round_folder, "stats.json"))
         label_files = stats["files"]
         if stats["changed"] == 0:

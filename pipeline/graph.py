@@ -23,7 +23,7 @@ from pipeline.components import WriteEdges, propagate, read_files
 from pipeline.dedup import apply_components, exact_dedup, line_dedup, near_duplicate_edges
 from pipeline.funnel import split
 from pipeline.ingest import Decide, ingest
-from pipeline.work import docs_bytes, read_docs, read_json, write_bytes, write_json
+from pipeline.work import all_exist, docs_bytes, read_docs, read_json, write_bytes, write_json
 from pipeline.write import WriteShard, estimated_sample_bytes, shard_of
 from transforms.chain import BADWORDS_PATH
 from transforms.config import CorpusConfig
@@ -154,18 +154,24 @@ def run_pipeline(options: PipelineOptions, build, *args) -> None:
         build(pipeline, *args)
 
 
+CANDIDATES_WRITTEN = ("candidates.json", "edges.json", "funnel_candidates.json")
+GLOBAL_WRITTEN = ("buckets.json", "counts.json", "funnel.json")
+
+
 def run_global(options: PipelineOptions, docs_files: list[str], config: CorpusConfig, folder: str,
                n_buckets: int) -> dict:
-    """Phase 2: candidates and edges, label-propagation rounds, then the rest; returns the graph's statistics."""
-    run_pipeline(options, build_candidates, docs_files, config, folder, n_buckets)
+    """Phase 2: candidates and edges, label-propagation rounds, then the rest; returns the graph's statistics.
+    A step whose files a killed run of the same config and inputs finished is not run again."""
+    if not all_exist(folder, CANDIDATES_WRITTEN):
+        run_pipeline(options, build_candidates, docs_files, config, folder, n_buckets)
     graph = read_json(FileSystems.join(folder, "edges.json"))
-    near = FileSystems.join(folder, "near")
     found = {"label_files": [], "rounds": 0, "nodes": 0}
     if graph["edges"]:
-        found = propagate(lambda *args: run_pipeline(options, *args), graph["files"], near, n_buckets,
-                          config.dedup.max_rounds)
-    candidates = [b["path"] for b in read_json(FileSystems.join(folder, "candidates.json"))]
-    run_pipeline(options, build_global, candidates, found["label_files"], config, folder, n_buckets)
+        found = propagate(lambda *args: run_pipeline(options, *args), graph["files"], FileSystems.join(folder, "near"),
+                          n_buckets, config.dedup.max_rounds)
+    if not all_exist(folder, GLOBAL_WRITTEN):
+        candidates = [b["path"] for b in read_json(FileSystems.join(folder, "candidates.json"))]
+        run_pipeline(options, build_global, candidates, found["label_files"], config, folder, n_buckets)
     return {"nodes": found["nodes"], "edges": graph["edges"], "max_degree": graph["max_degree"],
             "rounds": found["rounds"]}
 

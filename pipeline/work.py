@@ -2,7 +2,7 @@
 
     OUTPUT/_work/ingest-<hash of the per-input config>/<input id>.docs.jsonl.gz   scored documents of one input
     OUTPUT/_work/ingest-<…>/<input id>.funnel.json                             its funnel; written last = complete
-    OUTPUT/_work/global-<hash of the whole config>/…                           dedup buckets, counts, funnels
+    OUTPUT/_work/global-<hash of the config and inputs>/…                      dedup buckets, counts, funnels
 
 Every file is written under a temporary name and renamed, with deterministic bytes, so a retried bundle or a
 relaunched job rewrites the same content. The per-input hash leaves the thresholds out: retuning them reuses
@@ -36,8 +36,14 @@ def ingest_dir(output: str, config: CorpusConfig) -> str:
     return FileSystems.join(output, "_work", f"ingest-{_digest(relevant)}")
 
 
-def global_dir(output: str, config: CorpusConfig) -> str:
-    return FileSystems.join(output, "_work", f"global-{config.digest()[:16]}")
+def global_dir(output: str, config: CorpusConfig, inputs: list[str]) -> str:
+    """Folder of the global phase's files; its name changes with the config and with the set of inputs."""
+    return FileSystems.join(output, "_work", f"global-{_digest({'config': config.digest(), 'inputs': sorted(inputs)})}")
+
+
+def all_exist(folder: str, names) -> bool:
+    """Whether every named file is in the folder (files are written atomically: existing means complete)."""
+    return all(FileSystems.exists(FileSystems.join(folder, name)) for name in names)
 
 
 def input_id(path: str) -> str:

@@ -94,3 +94,15 @@ def test_a_large_near_duplicate_bucket_stays_bounded_per_key_and_keeps_one(tmp_p
     assert funnel[("dropped", "dedup.near_duplicate")] == graph["nodes"] - 1
     kept = sum(b["documents"] for b in read_json(str(tmp_path / "global" / "buckets.json")))
     assert kept == 1
+
+    # A relaunch after a kill in the last round keeps the finished steps and gives the same files.
+    folder = tmp_path / "global"
+    last = folder / "near" / f"round-{graph['rounds']:03d}"
+    finished = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (folder / "near").rglob("*.tsv.gz")
+                if p.parent != last}
+    before = (folder / "buckets.json").read_bytes(), (folder / "funnel.json").read_bytes()
+    for name in ("stats.json", "buckets.json", "funnel.json"):
+        (last / name if name == "stats.json" else folder / name).unlink()
+    assert run_global(OPTIONS, [path], config, str(folder), 4) == graph
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in finished} == finished
+    assert ((folder / "buckets.json").read_bytes(), (folder / "funnel.json").read_bytes()) == before
