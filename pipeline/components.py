@@ -116,21 +116,34 @@ def _messages(element):
     return [(v, labels[0]) for v in grouped["neighbours"]]
 
 
-def build_round(pipeline, edge_files: list[str], label_files: list[str], folder: str, n_parts: int):
-    """One propagation round: writes folder/labels-*.tsv.gz and folder/stats.json. With no label files (the first
-    round) every node's label is itself, and every node counts as changed."""
-    edges = read_files(pipeline, "Edges", edge_files) | "EdgePair" >> beam.Map(tuple)
-    if label_files:
-        labels = read_files(pipeline, "Labels", label_files)
+@beam.ptransform_fn
+def PropagateOnce(inputs: dict):
+    """{"edges": (u, v), "labels": (node, label, changed) or absent in the first round} → the next round's labels.
+    In the first round every node's label is itself, and every node counts as changed."""
+    edges = inputs["edges"]
+    if "labels" in inputs:
+        labels = inputs["labels"]
         own = labels | "Own" >> beam.Map(lambda r: (r[0], (r[1], True)))
-        changed = labels | "Changed" >> beam.Filter(lambda r: r[2] == "1") | "ChangedLabel" >> beam.Map(lambda r: (r[0], r[1]))
+        changed = labels | "Changed" >> beam.Filter(lambda r: r[2]) | "ChangedLabel" >> beam.Map(lambda r: (r[0], r[1]))
         messages = ({"neighbours": edges, "label": changed} | "JoinLabels" >> beam.CoGroupByKey()
                     | "Messages" >> beam.FlatMap(_messages) | "AsReceived" >> beam.Map(lambda m: (m[0], (m[1], False))))
     else:
         own = edges | "OwnKey" >> beam.Map(lambda e: (e[0], (e[0], True)))
         messages = edges | "FirstMessages" >> beam.Map(lambda e: (e[1], (e[0], False)))
-    new = ((own, messages) | "AllLabels" >> beam.Flatten() | "MinLabel" >> beam.CombinePerKey(MinLabelFn())
-           | "Row" >> beam.Map(lambda kv: (kv[0], kv[1][0], int(kv[1][1]))))
+    return ((own, messages) | "AllLabels" >> beam.Flatten() | "MinLabel" >> beam.CombinePerKey(MinLabelFn())
+            | "Row" >> beam.Map(lambda kv: (kv[0], kv[1][0], int(kv[1][1]))))
+
+
+def build_rounds(pipeline, edge_files: list[str], label_files: list[str], folder: str, n_parts: int, rounds: int):
+    """`rounds` propagation rounds in one graph, from the given labels (none: the start); writes the last round's
+    folder/labels-*.tsv.gz, then folder/stats.json with the nodes and the labels that changed in that round."""
+    edges = read_files(pipeline, "Edges", edge_files) | "EdgePair" >> beam.Map(tuple)
+    new = None
+    if label_files:
+        new = read_files(pipeline, "Labels", label_files) | "ParseLabels" >> beam.Map(lambda r: (r[0], r[1], int(r[2])))
+    for i in range(rounds):
+        inputs = {"edges": edges} if new is None else {"edges": edges, "labels": new}
+        new = inputs | f"Round{i + 1}" >> PropagateOnce()
     written = new | "WriteLabels" >> WritePartitioned(folder, "labels", n_parts)
     counts = new | "ChangedFlag" >> beam.Map(lambda r: (1, r[2])) | "Count" >> beam.CombineGlobally(_sum_pairs)
     stats = {"files": written, "counts": counts} | "Stats" >> Gather()
@@ -138,18 +151,22 @@ def build_round(pipeline, edge_files: list[str], label_files: list[str], folder:
         "files": [f["path"] for f in g["files"]], "nodes": g["counts"][0], "changed": g["counts"][1]}))
 
 
-def propagate(run, edge_files: list[str], folder: str, n_parts: int, max_rounds: int) -> dict:
-    """Run rounds (run(build_round, …) runs one pipeline) until no label changes; the last round's files label
-    every node of the graph with its component's smallest key. Returns {"label_files", "rounds", "nodes"}."""
+def propagate(run, edge_files: list[str], folder: str, n_parts: int, max_rounds: int, per_pipeline: int = 1) -> dict:
+    """Run rounds, per_pipeline of them in each pipeline (run(build_rounds, …) runs one), until no label changes;
+    the last files label every node of the graph with its component's smallest key.
+    Returns {"label_files", "rounds", "nodes"}."""
     label_files: list[str] = []
-    for r in range(1, max_rounds + 1):
-        round_folder = FileSystems.join(folder, f"round-{r:03d}")
+    done = 0
+    while done < max_rounds:
+        rounds = min(per_pipeline, max_rounds - done)
+        done += rounds
+        round_folder = FileSystems.join(folder, f"round-{done:03d}")
         if not all_exist(round_folder, ["stats.json"]):  # written last: a finished round of a killed run is kept
             clear(FileSystems.join(round_folder, "*"))
-            run(build_round, edge_files, label_files, round_folder, n_parts)
+            run(build_rounds, edge_files, label_files, round_folder, n_parts, rounds)
         stats = read_json(FileSystems.join(round_folder, "stats.json"))
         label_files = stats["files"]
         if stats["changed"] == 0:
-            return {"label_files": label_files, "rounds": r, "nodes": stats["nodes"]}
+            return {"label_files": label_files, "rounds": done, "nodes": stats["nodes"]}
     raise RuntimeError(f"near-duplicate components did not converge in dedup.max_rounds={max_rounds} rounds; "
                        "raise it (rounds grow with the diameter of the near-duplicate graph)")

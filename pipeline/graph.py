@@ -168,7 +168,7 @@ def run_global(options: PipelineOptions, docs_files: list[str], config: CorpusCo
     found = {"label_files": [], "rounds": 0, "nodes": 0}
     if graph["edges"]:
         found = propagate(lambda *args: run_pipeline(options, *args), graph["files"], FileSystems.join(folder, "near"),
-                          n_buckets, config.dedup.max_rounds)
+                          n_buckets, config.dedup.max_rounds, config.dedup.rounds_per_pipeline)
     if not all_exist(folder, GLOBAL_WRITTEN):
         candidates = [b["path"] for b in read_json(FileSystems.join(folder, "candidates.json"))]
         run_pipeline(options, build_global, candidates, found["label_files"], config, folder, n_buckets)

@@ -16,14 +16,15 @@ from transforms.types import Document
 OPTIONS = PipelineOptions(["--runner=FnApiRunner"])
 
 
-def components(tmp_path, edges, max_rounds=64):
+def components(tmp_path, edges, max_rounds=64, per_pipeline=1):
     """(node → label, rounds, edge summary) from the Beam rounds."""
     def build(pipeline):
         _ = (pipeline | beam.Create(edges) | WriteEdges(str(tmp_path / "near"), 3)
              | beam.Map(lambda summary: write_json(str(tmp_path / "edges.json"), summary)))
     run_pipeline(OPTIONS, build)
     summary = read_json(str(tmp_path / "edges.json"))
-    found = propagate(lambda *a: run_pipeline(OPTIONS, *a), summary["files"], str(tmp_path / "near"), 3, max_rounds)
+    found = propagate(lambda *a: run_pipeline(OPTIONS, *a), summary["files"], str(tmp_path / "near"), 3, max_rounds,
+                      per_pipeline)
     labels = {row[0]: row[1] for path in found["label_files"] for row in read_rows(path)}
     return labels, found["rounds"], summary
 
@@ -54,6 +55,11 @@ def test_label_propagation_finds_the_components_networkx_finds(tmp_path, shape):
     assert summary["max_degree"] == max(d for _, d in nx.Graph(edges).degree())
     if shape == "chain":
         assert rounds == 10  # 9 to carry the smallest key along 9 edges, 1 to see nothing change
+
+
+def test_several_rounds_in_one_pipeline_give_the_same_labels(tmp_path):
+    labels, rounds, _ = components(tmp_path, GRAPHS["chain"], per_pipeline=4)
+    assert labels == expected(GRAPHS["chain"]) and rounds == 12  # three pipelines of 4 rounds
 
 
 def test_too_few_rounds_is_a_clear_error(tmp_path):

@@ -70,6 +70,7 @@ class DedupConfig:
     min_line_chars: int = 10  # lines shorter than this are not considered for cross-document line dedup
     tree_fanout: int = 16  # an LSH bucket's members are linked as a tree of this fanout: bounded degree per key
     max_rounds: int = 64  # label-propagation rounds before the job stops with an error (rounds ~ graph diameter)
+    rounds_per_pipeline: int = 1  # >1 saves job launches on Dataflow/Flink/Spark; keep 1 on Beam's Dask runner
     seed: int = 1
 
 
