@@ -2,16 +2,17 @@
 
 Min-label propagation: every node starts labelled with its own key; in each round a node whose label changed in
 the round before sends it to its neighbours, and every node keeps the smallest label it has seen. The driver runs
-one small pipeline per round, over edge and label files, until no label changes: each node is then labelled with
-the smallest key of its component. Rounds grow with the graph's diameter, and `dedup.max_rounds` bounds them.
+small pipelines over edge and label files (`dedup.rounds_per_pipeline` rounds each, 1 by default) until no label
+changes: each node is then labelled with the smallest key of its component. Rounds grow with the graph's diameter,
+and `dedup.max_rounds` bounds them.
 
 No key is hot: a round is one join on the node key (its neighbours and its label) and one combiner, and LSH
 buckets are wired as trees of bounded fanout (transforms.dedup.tree_edges), so a node has at most
 2 × bands × (fanout + 1) edges whatever the size of its bucket. The edges are written once and never change.
 
     folder/edges-<part>.tsv.gz          "u<TAB>v" for both directions of every edge, sorted
-    folder/round-<r>/labels-<part>.tsv.gz  "node<TAB>label<TAB>changed", sorted
-    folder/round-<r>/stats.json         nodes and changed labels in round r
+    folder/round-<r>/labels-<part>.tsv.gz  "node<TAB>label<TAB>changed" after round r, sorted
+    folder/round-<r>/stats.json         nodes and labels changed in round r (written last: the round is complete)
 """
 from __future__ import annotations
 
