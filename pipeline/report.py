@@ -162,6 +162,10 @@ def build_report(folder: str) -> str:
     hist = "".join(histogram(s, {"candidates": [m[s] for m in candidates if s in m],
                                  "kept": [m[s] for m in kept if s in m]}) for s in SCORES)
     hist += histogram("dedup_cluster_size", {"kept": [m.get("dedup_cluster_size", 1) for m in kept]})
+    graph = manifest.get("near_duplicate_graph")
+    if graph:
+        hist += (f'<p id="near-graph">Near-duplicate graph: {graph["nodes"]} documents, {graph["edges"]} edges, '
+                 f'largest degree {graph["max_degree"]}, {graph["rounds"]} label-propagation rounds</p>')
     data = json.dumps({"funnel": funnel, "samples": manifest["samples"], "inputs": len(manifest["inputs"])})
     return PAGE.format(
         title=f"Corpus report · {manifest['samples']} documents",
