@@ -78,19 +78,20 @@ def generate(n: int, folder: str, per_file: int) -> list[str]:
 
 
 def largest_keys(files: list[str]) -> dict:
-    """The largest number of elements one key gathers in the salted band groups and in the exact-dedup groups."""
-    from pipeline.dedup import salt
+    """The most elements one key gathers in a group: the captures of one URL, and the members of one part of an LSH
+    bucket (copies of a text and holders of a line meet only in combiners, never in a group)."""
+    from pipeline.dedup import band_part
     from pipeline.work import read_docs
     from transforms.config import DedupConfig
-    from transforms.dedup import MinHasher, text_fingerprint
+    from transforms.dedup import MinHasher
 
-    hasher, bands, exact = MinHasher(DedupConfig()), Counter(), Counter()
+    hasher, bands, urls = MinHasher(DedupConfig()), Counter(), Counter()
     for path in files:
         for doc in read_docs(path):
             for band in hasher.band_keys(doc.text):
-                bands[(band, salt(doc.key))] += 1
-            exact[(text_fingerprint(doc.text), salt(doc.key))] += 1
-    return {"largest_band_group": max(bands.values()), "largest_exact_group": max(exact.values())}
+                bands[(band, band_part(doc.key))] += 1
+            urls[doc.key] += 1
+    return {"largest_band_part": max(bands.values()), "largest_url_group": max(urls.values())}
 
 
 def run_one(n: int, per_file: int, workers: int) -> dict:

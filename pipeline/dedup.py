@@ -1,9 +1,9 @@
 """Global dedup in Beam: URL, exact text, MinHash-LSH near-duplicates and repeated lines (C4), no hot keys.
 
-Near-duplicate components are found by label propagation over files (pipeline/components.py).
-
-Hot keys are avoided by salting: a group is first reduced within (key, salt) sub-groups, so that at most
-`SALTS` partial results per key meet in the second step; counts go through combiners.
+A group never gathers the copies of a text or the holders of a line: the winner of each text or line is found by a
+combiner over small (rank, key) tuples, and the verdict travels back to the documents by a join on the document key,
+whose groups hold one document and its own verdicts. LSH buckets are split into `BAND_PARTS` parts by the member's
+key; near-duplicate components are found by label propagation over files (pipeline/components.py).
 """
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from transforms.dedup import MinHasher, line_hash, line_hashes, text_fingerprint
 from transforms.quality import quality_scores
 from transforms.segment import drop_lines
 
-SALTS = 16
+BAND_PARTS = 256
 
 
-def salt(key: str) -> int:
-    """Deterministic salt of a document key (keys are hex)."""
-    return int(key[:6], 16) % SALTS
+def band_part(key: str) -> int:
+    """Which part of an LSH bucket a document key falls in (keys are hex)."""
+    return int(key[:6], 16) % BAND_PARTS
 
 
 def _epoch(fetch_time: str) -> float:
@@ -43,35 +43,46 @@ def oldest_first(doc) -> tuple:
     return (_epoch(doc.meta["fetch_time"]), doc.key)
 
 
-class _KeepBest(beam.DoFn):
-    """Of a group of (count, doc) pairs keep the best ranked; the others are dropped for `reason`."""
-
-    def __init__(self, rank, reason: str, count_field: str | None, final: bool):
-        self.rank, self.reason, self.count_field, self.final = rank, reason, count_field, final
+class _NewestCapture(beam.DoFn):
+    """Of the captures of one URL keep the newest; the others are URL duplicates (a URL has a few captures)."""
 
     def process(self, element):
-        key, entries = element
-        entries = sorted(entries, key=lambda e: self.rank(e[1]))
-        total = sum(n for n, _ in entries)
-        for _, loser in entries[1:]:
-            yield dropped(loser, self.reason)
-        best = entries[0][1]
-        if self.final:
-            yield best.updated(**{self.count_field: total}) if self.count_field else best
-        else:
-            yield key[0], (total, best)
+        _, captures = element
+        captures = sorted(captures, key=newest_first)
+        for loser in captures[1:]:
+            yield dropped(loser, "dedup.url_duplicate")
+        yield captures[0].updated(url_captures=len(captures))
 
 
-@beam.ptransform_fn
-def KeepBestPerKey(docs, key_fn, rank, reason: str, count_field: str | None = None):
-    """One document per key_fn(doc), the best by rank; salted two-level reduction so no key is hot."""
-    def _step(pcoll, label, final):
-        return split(pcoll | label >> beam.ParDo(_KeepBest(rank, reason, count_field, final)), label)
+class FirstCopyFn(beam.CombineFn):
+    """Over the (rank, key) of every copy of a text: (the best ranked, number of copies)."""
 
-    partial, first_funnel = _step(docs | "KeySalted" >> beam.Map(lambda d: ((key_fn(d), salt(d.key)), (1, d)))
-                                  | "GroupSalted" >> beam.GroupByKey(), "BestInSalt", False)
-    best, second_funnel = _step(partial | "GroupKey" >> beam.GroupByKey(), "BestOfSalts", True)
-    return best, (first_funnel, second_funnel) | "Funnel" >> beam.Flatten()
+    def create_accumulator(self):
+        return None, 0
+
+    def add_input(self, acc, rank):
+        return self.merge_accumulators([acc, (rank, 1)])
+
+    def merge_accumulators(self, accumulators):
+        best, n = None, 0
+        for rank, m in accumulators:
+            n += m
+            if rank is not None and (best is None or rank < best):
+                best = rank
+        return best, n
+
+    def extract_output(self, acc):
+        return acc
+
+
+class _KeepFirstCopy(beam.DoFn):
+    """A document is kept when it is its text's first copy (it then receives the number of copies)."""
+
+    def process(self, element):
+        _, grouped = element
+        copies = list(grouped["copies"])
+        for doc in grouped["doc"]:
+            yield doc.updated(exact_duplicates=copies[0]) if copies else dropped(doc, "dedup.exact_duplicate")
 
 
 class _Bands(beam.DoFn):
@@ -85,7 +96,7 @@ class _Bands(beam.DoFn):
 
     def process(self, doc):
         for band in self.hasher.band_keys(doc.text):
-            yield (band, salt(doc.key)), doc.key
+            yield (band, band_part(doc.key)), doc.key
 
 
 def near_duplicate_edges(docs, config: CorpusConfig):
@@ -122,84 +133,47 @@ def apply_components(docs, labels):
     return split(applied, "ApplyComponents")
 
 
-class LineStatsFn(beam.CombineFn):
-    """(documents holding a line, the keeper): combiner-friendly, so no line is a hot key.
-
-    The keeper is the longest holder (most Han characters, then smallest key): the document most likely to
-    survive the length check, so that a shared line is not lost from every copy.
-    """
-
-    def create_accumulator(self):
-        return 0, None
-
-    def add_input(self, acc, rank):
-        return self.merge_accumulators([acc, (1, rank)])
-
-    def merge_accumulators(self, accumulators):
-        n, keeper = 0, None
-        for m, rank in accumulators:
-            n += m
-            if rank is not None and (keeper is None or rank < keeper):
-                keeper = rank
-        return n, keeper
-
-    def extract_output(self, acc):
-        n, (_, key) = acc
-        return n, key
-
-
-def _removals(element):
-    """For one (line, salt) group: (doc key, line hash) for every holder of a repeated line but its keeper."""
-    (h, _), grouped = element
-    keepers = list(grouped["repeated"])
-    if not keepers:
-        return []
-    return [(key, h) for key in sorted(set(grouped["holders"])) if key != keepers[0]]
-
-
 class _RemoveLines(beam.DoFn):
+    """A document keeps the lines it is the keeper of; its other lines that take part in line dedup go."""
+
     def __init__(self, config: CorpusConfig):
-        self.thresholds = config.thresholds
+        self.thresholds, self.min_chars = config.thresholds, config.dedup.min_line_chars
 
     def process(self, element):
         _, grouped = element
-        docs = list(grouped["doc"])
-        if not docs:
-            return
-        doc = docs[0]
-        remove = set(grouped["remove"])
-        if remove:
-            keep = [line_hash(line) not in remove for line in doc.text.split("\n")]
-            text, words = drop_lines(doc.text, doc.words, keep)
-            doc = doc.updated(text, words, **quality_scores(text))
-        doc = doc.updated(repeated_lines_removed=len(remove))
-        if long_enough(doc.meta, self.thresholds):
-            yield doc
-        else:
-            yield dropped(doc, "dedup.too_short_after_line_dedup")
+        for doc in grouped["doc"]:
+            remove = set(line_hashes(doc.text, self.min_chars)) - set(grouped["keeps"])
+            if remove:
+                keep = [line_hash(line) not in remove for line in doc.text.split("\n")]
+                text, words = drop_lines(doc.text, doc.words, keep)
+                doc = doc.updated(text, words, **quality_scores(text))
+            doc = doc.updated(repeated_lines_removed=len(remove))
+            if long_enough(doc.meta, self.thresholds):
+                yield doc
+            else:
+                yield dropped(doc, "dedup.too_short_after_line_dedup")
 
 
 def line_dedup(docs, config: CorpusConfig):
-    """C4-style: a line found in several documents stays only in the smallest-keyed one of them."""
+    """C4-style: a line found in several documents stays only in its keeper, the holder with the most Han characters
+    (then the smallest key), so that a shared line is not lost from every copy."""
     min_chars = config.dedup.min_line_chars
-    pairs = docs | "LinePairs" >> beam.FlatMap(
-        lambda d: [(h, (-d.meta["n_han"], d.key)) for h in line_hashes(d.text, min_chars)])
-    repeated = (pairs | "LineStats" >> beam.CombinePerKey(LineStatsFn())
-                | "Repeated" >> beam.Filter(lambda kv: kv[1][0] > 1)
-                | "FanOutSalts" >> beam.FlatMap(lambda kv: [((kv[0], s), kv[1][1]) for s in range(SALTS)]))
-    holders = pairs | "SaltHolders" >> beam.Map(lambda kv: ((kv[0], salt(kv[1][1])), kv[1][1]))
-    removals = ({"repeated": repeated, "holders": holders} | "JoinLines" >> beam.CoGroupByKey()
-                | "Removals" >> beam.FlatMap(_removals))
-    applied = ({"doc": docs | "KeyDocsForLines" >> beam.Map(lambda d: (d.key, d)), "remove": removals}
-               | "JoinRemovals" >> beam.CoGroupByKey()
-               | "RemoveLines" >> beam.ParDo(_RemoveLines(config)))
+    keeps = (docs | "LineRanks" >> beam.FlatMap(
+                 lambda d: [(h, (-d.meta["n_han"], d.key)) for h in line_hashes(d.text, min_chars)])
+             | "LineKeeper" >> beam.CombinePerKey(min) | "KeptBy" >> beam.Map(lambda kv: (kv[1][1], kv[0])))
+    applied = ({"doc": docs | "KeyDocsForLines" >> beam.Map(lambda d: (d.key, d)), "keeps": keeps}
+               | "JoinKeeps" >> beam.CoGroupByKey() | "RemoveLines" >> beam.ParDo(_RemoveLines(config)))
     return split(applied, "RemoveLines")
 
 
 def exact_dedup(docs):
     """URL, then exact text; returns (documents, funnel event collections)."""
-    docs, url_funnel = docs | "UrlDedup" >> KeepBestPerKey(
-        lambda d: d.key, newest_first, "dedup.url_duplicate", "url_captures")
-    docs, exact_funnel = docs | "ExactDedup" >> KeepBestPerKey(
-        lambda d: text_fingerprint(d.text), oldest_first, "dedup.exact_duplicate", "exact_duplicates")
+    docs, url_funnel = split(docs | "KeyUrl" >> beam.Map(lambda d: (d.key, d)) | "GroupUrl" >> beam.GroupByKey()
+                             | "NewestCapture" >> beam.ParDo(_NewestCapture()), "NewestCapture")
+    copies = (docs | "TextRank" >> beam.Map(lambda d: (text_fingerprint(d.text), oldest_first(d)))
+              | "FirstCopy" >> beam.CombinePerKey(FirstCopyFn())
+              | "CopiesOfWinner" >> beam.Map(lambda kv: (kv[1][0][-1], kv[1][1])))
+    applied = ({"doc": docs | "KeyDocsForCopies" >> beam.Map(lambda d: (d.key, d)), "copies": copies}
+               | "JoinCopies" >> beam.CoGroupByKey() | "KeepFirstCopy" >> beam.ParDo(_KeepFirstCopy()))
+    docs, exact_funnel = split(applied, "KeepFirstCopy")
     return docs, (url_funnel, exact_funnel)
