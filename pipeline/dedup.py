@@ -86,7 +86,7 @@ class _KeepFirstCopy(beam.DoFn):
 
 
 class _Bands(beam.DoFn):
-    """((band key, salt), doc key) for each LSH band of a document."""
+    """((band key, part), doc key) for each LSH band of a document."""
 
     def __init__(self, config: CorpusConfig):
         self.cfg = config.dedup
@@ -100,7 +100,7 @@ class _Bands(beam.DoFn):
 
 
 def near_duplicate_edges(docs, config: CorpusConfig):
-    """Edges (u, v) linking the documents that share an LSH band: within a salted part of a bucket a tree over its
+    """Edges (u, v) linking the documents that share an LSH band: within a part of a bucket a tree over its
     members, and across the parts of a bucket a tree over their smallest members (pipeline/components.py)."""
     fanout = config.dedup.tree_fanout
     parts = docs | "Bands" >> beam.ParDo(_Bands(config)) | "GroupBucketParts" >> beam.GroupByKey()
