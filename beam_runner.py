@@ -20,7 +20,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.annotate import choose_vocab, write_assets
 from pipeline.crawl import DEFAULT_LISTING, DEFAULT_PREFIX, expand_crawl
-from pipeline.graph import build_ingest, build_shards, list_inputs, provenance, run_global, run_pipeline
+from pipeline.graph import FUNNEL_FILES, build_ingest, build_shards, list_inputs, provenance, run_global, run_pipeline
 from pipeline.report import write_report
 from pipeline.work import clear, completed, global_dir, ingest_dir, input_paths, read_json, write_json
 from pipeline.write import SHARDS_DIR, manifest_dict
@@ -121,7 +121,7 @@ def funnel_events(ingest_folder: str, global_folder: str, inputs: list[dict]):
     for i in inputs:
         for outcome, reason, n in read_json(input_paths(ingest_folder, i["path"])[1])["events"]:
             yield (i["path"], outcome, reason), n
-    for name in ("funnel_candidates.json", "funnel.json", "funnel_shards.json"):
+    for name in FUNNEL_FILES:
         for path, outcome, reason, n in read_json(FileSystems.join(global_folder, name)):
             yield (path, outcome, reason), n
 

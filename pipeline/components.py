@@ -19,41 +19,8 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.work import all_exist, clear, gzip_lines, read_gzip_lines, read_json, write_bytes, write_json
-from pipeline.write import shard_of
-
-
-class WriteLines(beam.DoFn):
-    """(part, lines) → folder/<prefix>-<part>.tsv.gz, lines sorted; emits the file's entry."""
-
-    def __init__(self, folder: str, prefix: str):
-        self.folder, self.prefix = folder, prefix
-
-    def process(self, element):
-        part, lines = element
-        lines = sorted(lines)
-        path = FileSystems.join(self.folder, f"{self.prefix}-{part:05d}.tsv.gz")
-        write_bytes(path, gzip_lines(lines))
-        yield {"path": path, "lines": len(lines)}
-
-
-@beam.ptransform_fn
-def WritePartitioned(rows, folder: str, prefix: str, n_parts: int):
-    """Tab-joined rows into n_parts files by the hash of their first field; returns the sorted file entries."""
-    return (rows | "KeyPart" >> beam.Map(lambda row: (shard_of(row[0], n_parts), "\t".join(map(str, row))))
-            | "GroupPart" >> beam.GroupByKey() | "Write" >> beam.ParDo(WriteLines(folder, prefix))
-            | "List" >> beam.combiners.ToList() | "Sort" >> beam.Map(lambda e: sorted(e, key=lambda x: x["path"])))
-
-
-def read_rows(path: str) -> list[list[str]]:
-    """The tab-separated rows of one file."""
-    return [line.split("\t") for line in read_gzip_lines(path)]
-
-
-def read_files(pipeline, label: str, paths: list[str], reader=read_rows):
-    """What reader gives for each of the files, spread over workers."""
-    return (pipeline | f"{label}Files" >> beam.Create(paths) | f"{label}Shuffle" >> beam.Reshuffle()
-            | f"{label}Read" >> beam.FlatMap(reader))
+from pipeline.parts import WriteRows, read_files
+from pipeline.work import all_exist, clear, read_json, write_json
 
 
 @beam.ptransform_fn
@@ -76,7 +43,7 @@ def _sum_pairs(pairs) -> tuple[int, int]:
 def WriteEdges(edges, folder: str, n_parts: int):
     """Undirected edges (u, v) → edge files holding both directions; returns one {"files", "edges", "max_degree"}."""
     directed = edges | "BothWays" >> beam.FlatMap(lambda e: [(e[0], e[1]), (e[1], e[0])]) | "Distinct" >> beam.Distinct()
-    files = directed | "WriteEdgeFiles" >> WritePartitioned(folder, "edges", n_parts)
+    files = directed | "WriteEdgeFiles" >> WriteRows(folder, "edges", n_parts)
     max_degree = (directed | "Degree" >> beam.combiners.Count.PerKey() | "Degrees" >> beam.Values()
                   | "MaxDegree" >> beam.CombineGlobally(_max))
     return ({"files": files, "max_degree": max_degree} | "Summary" >> Gather()
@@ -145,7 +112,7 @@ def build_rounds(pipeline, edge_files: list[str], label_files: list[str], folder
     for i in range(rounds):
         inputs = {"edges": edges} if new is None else {"edges": edges, "labels": new}
         new = inputs | f"Round{i + 1}" >> PropagateOnce()
-    written = new | "WriteLabels" >> WritePartitioned(folder, "labels", n_parts)
+    written = new | "WriteLabels" >> WriteRows(folder, "labels", n_parts)
     counts = new | "ChangedFlag" >> beam.Map(lambda r: (1, r[2])) | "Count" >> beam.CombineGlobally(_sum_pairs)
     stats = {"files": written, "counts": counts} | "Stats" >> Gather()
     return stats | "WriteStats" >> beam.Map(lambda g: write_json(FileSystems.join(folder, "stats.json"), {

@@ -43,6 +43,13 @@ def oldest_first(doc) -> tuple:
     return (_epoch(doc.meta["fetch_time"]), doc.key)
 
 
+def by_document(docs, step: str, **verdicts):
+    """(key, {"doc": [the document], name: [its verdicts]…}): verdicts keyed by document key meet their document
+    in a group that holds one document, however common the text or line the verdict is about."""
+    return ({"doc": docs | f"Key{step}" >> beam.Map(lambda d: (d.key, d)), **verdicts}
+            | f"Join{step}" >> beam.CoGroupByKey())
+
+
 class _NewestCapture(beam.DoFn):
     """Of the captures of one URL keep the newest; the others are URL duplicates (a URL has a few captures)."""
 
@@ -115,21 +122,19 @@ class _ApplyComponents(beam.DoFn):
 
     def process(self, element):
         key, grouped = element
-        docs = list(grouped["doc"])
-        if not docs:
-            return
         labels, sizes = list(grouped["label"]), list(grouped["size"])
-        if labels and labels[0] != key:
-            yield dropped(docs[0], "dedup.near_duplicate")
-        else:
-            yield docs[0].updated(dedup_cluster_size=sizes[0] if sizes else 1)
+        for doc in grouped["doc"]:
+            if labels and labels[0] != key:
+                yield dropped(doc, "dedup.near_duplicate")
+            else:
+                yield doc.updated(dedup_cluster_size=sizes[0] if sizes else 1)
 
 
 def apply_components(docs, labels):
     """Keep one document per near-duplicate component; labels are (node, smallest key of its component)."""
     sizes = labels | "Root" >> beam.Map(lambda kv: (kv[1], 1)) | "ComponentSize" >> beam.CombinePerKey(sum)
-    applied = ({"doc": docs | "KeyDocs" >> beam.Map(lambda d: (d.key, d)), "label": labels, "size": sizes}
-               | "JoinComponents" >> beam.CoGroupByKey() | "ApplyComponents" >> beam.ParDo(_ApplyComponents()))
+    applied = (by_document(docs, "Components", label=labels, size=sizes)
+               | "ApplyComponents" >> beam.ParDo(_ApplyComponents()))
     return split(applied, "ApplyComponents")
 
 
@@ -161,8 +166,7 @@ def line_dedup(docs, config: CorpusConfig):
     keeps = (docs | "LineRanks" >> beam.FlatMap(
                  lambda d: [(h, (-d.meta["n_han"], d.key)) for h in line_hashes(d.text, min_chars)])
              | "LineKeeper" >> beam.CombinePerKey(min) | "KeptBy" >> beam.Map(lambda kv: (kv[1][1], kv[0])))
-    applied = ({"doc": docs | "KeyDocsForLines" >> beam.Map(lambda d: (d.key, d)), "keeps": keeps}
-               | "JoinKeeps" >> beam.CoGroupByKey() | "RemoveLines" >> beam.ParDo(_RemoveLines(config)))
+    applied = by_document(docs, "Keeps", keeps=keeps) | "RemoveLines" >> beam.ParDo(_RemoveLines(config))
     return split(applied, "RemoveLines")
 
 
@@ -173,7 +177,6 @@ def exact_dedup(docs):
     copies = (docs | "TextRank" >> beam.Map(lambda d: (text_fingerprint(d.text), oldest_first(d)))
               | "FirstCopy" >> beam.CombinePerKey(FirstCopyFn())
               | "CopiesOfWinner" >> beam.Map(lambda kv: (kv[1][0][-1], kv[1][1])))
-    applied = ({"doc": docs | "KeyDocsForCopies" >> beam.Map(lambda d: (d.key, d)), "copies": copies}
-               | "JoinCopies" >> beam.CoGroupByKey() | "KeepFirstCopy" >> beam.ParDo(_KeepFirstCopy()))
+    applied = by_document(docs, "Copies", copies=copies) | "KeepFirstCopy" >> beam.ParDo(_KeepFirstCopy())
     docs, exact_funnel = split(applied, "KeepFirstCopy")
     return docs, (url_funnel, exact_funnel)

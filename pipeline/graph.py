@@ -19,11 +19,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.annotate import Annotate, CountCharacters
-from pipeline.components import WriteEdges, propagate, read_files
+from pipeline.components import WriteEdges, propagate
 from pipeline.dedup import apply_components, exact_dedup, line_dedup, near_duplicate_edges
 from pipeline.funnel import split
 from pipeline.ingest import Decide, ingest
-from pipeline.work import all_exist, docs_bytes, read_docs, read_json, write_bytes, write_json
+from pipeline.parts import WriteParts, read_files
+from pipeline.work import all_exist, docs_bytes, read_docs, read_json, write_json
 from pipeline.write import WriteShard, estimated_sample_bytes, shard_of
 from transforms.chain import BADWORDS_PATH
 from transforms.config import CorpusConfig
@@ -89,26 +90,19 @@ def build_ingest(pipeline, paths: list[str], config: CorpusConfig, folder: str):
     return join_leaves(ingest(pipeline | "Inputs" >> beam.Create(paths), config, folder))
 
 
-class WriteBucket(beam.DoFn):
-    """(bucket, documents) → one intermediate file, documents sorted by key; emits its entry."""
+def _bucket_entry(docs: list) -> dict:
+    return {"documents": len(docs), "estimated_bytes": sum(estimated_sample_bytes(d) for d in docs)}
 
-    def __init__(self, folder: str, prefix: str):
-        self.folder, self.prefix = folder, prefix
 
-    def process(self, element):
-        bucket, docs = element
-        docs = sorted(docs, key=lambda d: d.key)
-        path = FileSystems.join(self.folder, f"{self.prefix}-{bucket:05d}.docs.jsonl.gz")
-        write_bytes(path, docs_bytes(docs))
-        yield {"path": path, "documents": len(docs), "estimated_bytes": sum(estimated_sample_bytes(d) for d in docs)}
+def _doc_key(doc) -> str:
+    return doc.key
 
 
 @beam.ptransform_fn
-def WriteBuckets(docs, folder: str, prefix: str, listing: str, n_buckets: int):
-    """Documents → n_buckets files by key; writes folder/<listing> listing them."""
-    return (docs | "KeyBucket" >> beam.Map(lambda d: (shard_of(d.key, n_buckets), d)) | "Group" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(WriteBucket(folder, prefix)) | "List" >> beam.combiners.ToList()
-            | "Sort" >> beam.Map(lambda entries: sorted(entries, key=lambda e: e["path"]))
+def WriteBuckets(docs, folder: str, name: str, listing: str, n_buckets: int):
+    """Documents → n_buckets files by key, sorted by key; writes folder/<listing> listing them."""
+    return (docs | "Parts" >> WriteParts(folder, name, ".docs.jsonl.gz", n_buckets, _doc_key, docs_bytes, _doc_key,
+                                         _bucket_entry)
             | "WriteList" >> beam.Map(_write_json_to(FileSystems.join(folder, listing))))
 
 
@@ -156,6 +150,7 @@ def run_pipeline(options: PipelineOptions, build, *args) -> None:
 
 CANDIDATES_WRITTEN = ("candidates.json", "edges.json", "funnel_candidates.json")
 GLOBAL_WRITTEN = ("buckets.json", "counts.json", "funnel.json")
+FUNNEL_FILES = ("funnel_candidates.json", "funnel.json", "funnel_shards.json")  # each phase's, in the global folder
 
 
 def run_global(options: PipelineOptions, docs_files: list[str], config: CorpusConfig, folder: str,

@@ -6,7 +6,8 @@ import networkx as nx
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.components import WriteEdges, propagate, read_rows
+from pipeline.components import WriteEdges, propagate
+from pipeline.parts import read_rows
 from pipeline.graph import run_global, run_pipeline
 from pipeline.work import docs_bytes, read_json, write_bytes, write_json
 from transforms.config import CorpusConfig
