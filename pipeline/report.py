@@ -16,11 +16,12 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.inspect import arrays_of, iter_samples, load_vocab
 from pipeline.work import ingest_dir, input_paths, read_bytes, read_docs, read_json, write_bytes
 from transforms.config import CorpusConfig
-from transforms.decide import decide
+from transforms.decide import TIERS, failed_rule
 from transforms.pinyin import decode
 
-SCORES = ("n_han", "han_ratio", "lang_score", "terminal_punct_lines", "short_line_ratio", "dup_line_chars",
-          "top_2gram", "dup_5gram", "symbol_ratio", "digit_ratio", "badwords_per_1k", "mojibake_per_1k")
+SCORES = ("quality_spam", "perplexity", "spam_title_hits", "spam_sentences", "title_stuffing", "n_han", "han_ratio",
+          "lang_score", "terminal_punct_lines", "short_line_ratio", "dup_line_chars", "top_2gram", "dup_5gram",
+          "symbol_ratio", "digit_ratio", "badwords_per_1k", "mojibake_per_1k")
 SAMPLES_SHOWN = 3
 GLYPHS_SHOWN = 60
 esc = html.escape
@@ -118,6 +119,19 @@ def annotated_sample(key: str, files: dict[str, bytes], tokens: list[str]) -> st
             f'<p class="ann">{"".join(cells)}</p></div>')
 
 
+def tiers_section(manifest: dict, kept: list[dict]) -> str:
+    """Kept documents per perplexity tier (head / middle / tail), with one example of each."""
+    tiers = manifest.get("quality", {}).get("tiers", {})
+    rows = []
+    for name in TIERS:
+        example = next((m for m in kept if m.get("quality_tier") == name), None)
+        shown = (f'<code>{esc(example["url"])}</code> · perplexity {example.get("perplexity")} · '
+                 f'P(spam) {example.get("quality_spam")}' if example else "")
+        rows.append(f'<tr><td>{name}</td><td class="tier-count">{tiers.get(name, 0)}</td><td>{shown}</td></tr>')
+    return ('<h3 id="tiers">Quality tiers of kept documents (character-LM perplexity)</h3>'
+            '<table><tr><th>tier</th><th>documents</th><th>example</th></tr>' + "".join(rows) + "</table>")
+
+
 def build_report(folder: str) -> str:
     """The whole page as a string."""
     manifest = json.loads(read_bytes(FileSystems.join(folder, "manifest.json")))
@@ -142,9 +156,11 @@ def build_report(folder: str) -> str:
         if FileSystems.exists(docs_file):
             for doc in read_docs(docs_file):
                 candidates.append(doc.meta)
-                reason = decide(doc.meta, config.thresholds)
-                if reason:
-                    quality_rejects.setdefault(f"quality.{reason}", []).append((doc.url, doc.text[:200]))
+                failed = failed_rule(doc.meta, config.thresholds)
+                if failed:
+                    reason, value, limit = failed
+                    quality_rejects.setdefault(f"quality.{reason}", []).append(
+                        (doc.url, f"[{value} against {limit}] {doc.meta.get('title', '')[:60]} · {doc.text[:200]}"))
                 elif doc.url not in kept_urls:
                     quality_rejects.setdefault("dedup.* (URL, exact, near or line duplicates)", []).append(
                         (doc.url, doc.text[:200]))
@@ -162,6 +178,7 @@ def build_report(folder: str) -> str:
     hist = "".join(histogram(s, {"candidates": [m[s] for m in candidates if s in m],
                                  "kept": [m[s] for m in kept if s in m]}) for s in SCORES)
     hist += histogram("dedup_cluster_size", {"kept": [m.get("dedup_cluster_size", 1) for m in kept]})
+    hist += tiers_section(manifest, kept)
     graph = manifest.get("near_duplicate_graph")
     if graph:
         hist += (f'<p id="near-graph">Near-duplicate graph: {graph["nodes"]} documents, {graph["edges"]} edges, '

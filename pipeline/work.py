@@ -21,7 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from transforms.config import CorpusConfig
 from transforms.types import Document
 
-INGEST_SECTIONS = ("read", "sniff", "decode", "extract", "clean")
+INGEST_SECTIONS = ("read", "sniff", "decode", "extract", "clean", "quality")
 
 
 def _digest(data: dict) -> str:

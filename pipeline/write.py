@@ -9,7 +9,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.funnel import event
 from pipeline.work import write_bytes
 from transforms.config import CorpusConfig
-from transforms.shards import build_funnel, sample_files, shard_name, write_tar
+from transforms.shards import build_funnel, merge_quality, quality_summary, sample_files, shard_name, write_tar
 
 SHARDS_DIR = "shards"
 
@@ -51,7 +51,8 @@ class WriteShard(beam.DoFn):
         write_bytes(FileSystems.join(self.output, SHARDS_DIR, name), b"".join(sink.chunks))
         for d, _ in annotated:
             yield event(d.warc_file, "kept")
-        yield {"name": f"{SHARDS_DIR}/{name}", "samples": count, "bytes": sink.size, "sha256": sink.sha.hexdigest()}
+        yield {"name": f"{SHARDS_DIR}/{name}", "samples": count, "bytes": sink.size, "sha256": sink.sha.hexdigest(),
+               "quality": quality_summary(d.meta for d, _ in annotated)}
 
 
 def estimated_sample_bytes(doc) -> int:
@@ -66,6 +67,7 @@ def manifest_dict(config: CorpusConfig, inputs: list[dict], shards: list[dict], 
     """The manifest: config and its digest, versions and models, assets, inputs with their funnels, shards, funnel."""
     funnel = build_funnel(funnel_events)
     per_input = funnel.pop("per_input")
+    quality = merge_quality(s.pop("quality") for s in shards if "quality" in s)
     return {
         "format": "chinesebert-corpus/1",
         "config": config.to_dict(),
@@ -74,6 +76,7 @@ def manifest_dict(config: CorpusConfig, inputs: list[dict], shards: list[dict], 
         "inputs": [{**i, "funnel": per_input.get(i["path"], EMPTY_FUNNEL)} for i in inputs],
         "shards": sorted(shards, key=lambda s: s["name"]),
         "samples": sum(s["samples"] for s in shards),
+        "quality": quality,
         "funnel": funnel["total"],
         "funnel_balanced": funnel["balanced"],
     }

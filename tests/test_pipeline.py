@@ -26,7 +26,7 @@ KEPT_URLS = {
 }
 EXPECTED_DROPS = {
     "read.not_response": 4, "read.http_status": 2, "read.not_html": 3, "read.empty_payload": 1,
-    "read.record_too_large": 1, "quality.too_short": 1, "decode.failed_undeclared": 1, "quality.bad_words": 2,
+    "read.record_too_large": 1, "quality.too_short": 1, "decode.failed_undeclared": 1, "quality.spam_title": 1, "quality.spam_classifier": 1,
     "quality.not_chinese": 2, "quality.mojibake": 1, "dedup.url_duplicate": 1, "dedup.exact_duplicate": 1,
     "dedup.near_duplicate": 1, "dedup.too_short_after_line_dedup": 1,
 }

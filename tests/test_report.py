@@ -66,7 +66,7 @@ def test_report_renders_in_chromium_without_errors_and_matches_the_manifest(corp
     assert cell("balanced") == "yes" and int(cell("n-samples")) == manifest["samples"]
     for reason in list(funnel["dropped"]) + list(funnel["failed"]):
         assert reason in dom  # every reason on the funnel chart
-    assert "quality.bad_words" in dom and "decode.failed_undeclared" in dom  # rejected examples, per reason
+    assert "quality.spam_title" in dom and "quality.spam_classifier" in dom and "decode.failed_undeclared" in dom  # rejected examples, per reason
     graph = manifest["near_duplicate_graph"]
     assert graph["nodes"] >= 2 and f'{graph["nodes"]} documents, {graph["edges"]} edges' in dom
     assert "http://files.example.cn/report.pdf" in dom and "http://city.example.com.cn/culture/library-opening.shtml" in dom

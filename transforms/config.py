@@ -40,6 +40,12 @@ class CleanConfig:
 
 
 @dataclass(frozen=True)
+class QualityConfig:
+    classifier_model: str = ""  # fastText spam classifier; "" = transforms/data/quality_zh.ftz (make quality-model)
+    language_model: str = ""  # character n-gram LM for perplexity; "" = transforms/data/charlm_zh.npz
+
+
+@dataclass(frozen=True)
 class Thresholds:
     """Applied once, in transforms.decide, to scores stored with each document."""
 
@@ -60,6 +66,16 @@ class Thresholds:
     max_badwords_per_1k: float = 2.0
     max_mojibake_per_1k: float = 1.0
     max_short_line_ratio: float = 0.75  # lines under 10 characters: navigation and lists
+    max_spam_score: float = 0.7  # fastText P(spam) (BENCHMARKS.md: the dev-set curve this was read from)
+    max_spam_title_hits: int = 0  # spam-lexicon hits in the title (gambling/lottery/porn terms, SEO templates)
+    max_spam_sentences: int = 2  # body sentences carrying a spam-lexicon hit (news on gambling has one or two)
+    max_title_stuffing: int = 3  # occurrences in the body of the most repeated title phrase of >= 4 characters
+    max_perplexity: float = 3000.0  # character LM perplexity: text no Chinese writer produced (lists, junk)
+    overrule_max_spam_score: float = 0.02  # at or below this P(spam) the soft rules below are waived…
+    soft_rules: tuple[str, ...] = ("title_stuffing", "too_much_latin", "few_sentences", "short_lines", "duplicate_lines",
+                                   "digits")  # …(never language, length or the lexicon)
+    tier_head_max_perplexity: float = 150.0  # quality tiers of kept documents, cc_net style: head / middle / tail
+    tier_middle_max_perplexity: float = 400.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,7 @@ class CorpusConfig:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     annotate: AnnotateConfig = field(default_factory=AnnotateConfig)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Iterable
 
 from transforms.chars import HAN_RE, char_profile, ends_sentence
 
@@ -47,40 +46,6 @@ def ngram_scores(text: str) -> dict[str, float]:
                 covered[first:first + 5] = b"\x01" * 5
         dup5 = sum(covered) / len(chars)
     return {"top_2gram": round(min(top2, 1.0), 4), "dup_5gram": round(dup5, 4)}
-
-
-class BadWords:
-    """Category counts of listed terms that sit on word boundaries of the segmentation."""
-
-    def __init__(self, entries: Iterable[tuple[str, str]]):
-        self.category = {}
-        for category, term in entries:
-            self.category[term.lower()] = category
-        terms = sorted(self.category, key=len, reverse=True)
-        self.pattern = re.compile("|".join(re.escape(t) for t in terms), re.I)
-
-    @classmethod
-    def from_tsv(cls, path: str) -> "BadWords":
-        """Load `category<TAB>term` lines (# comments allowed)."""
-        with open(path, encoding="utf-8") as f:
-            rows = [line.rstrip("\n").split("\t") for line in f if line.strip() and not line.startswith("#")]
-        return cls((row[0], row[1]) for row in rows)
-
-    def counts(self, text: str, word_lengths: list[int]) -> dict[str, int]:
-        """Matches per category that start and end on word boundaries (word lengths cover the text)."""
-        hits = list(self.pattern.finditer(text))
-        if not hits:
-            return {}
-        starts, ends, pos = set(), set(), 0
-        for n in word_lengths:
-            starts.add(pos)
-            pos += n
-            ends.add(pos)
-        counts: Counter = Counter()
-        for m in hits:
-            if m.start() in starts and m.end() in ends:
-                counts[self.category[m.group(0).lower()]] += 1
-        return dict(sorted(counts.items()))
 
 
 def quality_scores(text: str) -> dict[str, float]:

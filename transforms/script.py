@@ -35,6 +35,9 @@ class ScriptDetector:
         # A character in both sets is written the same in some words of each script (e.g. 乾, 后): no evidence.
         self.traditional_only = {ord(c): None for c in traditional - simplified}
         self.simplified_only = {ord(c): None for c in simplified - traditional}
+        # Character-level traditional → simplified (first candidate): the scorers' view, trained on simplified text.
+        self.to_simplified = {ord(c): targets[0] for c, targets in t2s.items()
+                              if len(c) == 1 and targets and len(targets[0]) == 1 and targets[0] != c}
         self._converters: dict[str, object] = {}
 
     def detect(self, text: str) -> dict[str, object]:
@@ -50,6 +53,10 @@ class ScriptDetector:
         else:
             script = "mixed"
         return {"script": script, "trad_chars": n_trad, "simp_chars": n_simp}
+
+    def simplified_view(self, text: str) -> str:
+        """Each traditional character replaced by its usual simplified form (cheap; not a faithful conversion)."""
+        return text.translate(self.to_simplified)
 
     def convert(self, text: str, direction: str) -> str:
         """Phrase-level conversion, direction 't2s' or 's2t'."""

@@ -15,7 +15,7 @@ from transforms.types import Document
 SAFE_KEY_RE = re.compile(r"^[0-9a-f]{8,64}$")
 # Metadata fields that go into each sample's json, in this order (the rest of meta are scores, sorted after).
 PROVENANCE = ("url", "warc_file", "warc_offset", "warc_record_id", "fetch_time", "title", "charset",
-              "charset_declared", "charset_source", "lang", "lang_score", "script", "script_conversion",
+              "charset_declared", "charset_source", "lang", "lang_score", "script", "script_conversion", "quality_tier",
               "dedup_cluster_size", "exact_duplicates", "url_captures")
 
 
@@ -24,6 +24,39 @@ def sample_json(doc: Document) -> dict:
     out = {k: doc.meta[k] for k in PROVENANCE if k in doc.meta}
     out["scores"] = {k: v for k, v in sorted(doc.meta.items()) if k not in out}
     return out
+
+
+# Fixed bin edges, so that shards' histograms add up in the manifest whatever the data.
+HISTOGRAM_EDGES = {
+    "quality_spam": [round(i / 20, 2) for i in range(21)],
+    "perplexity": [0, 25, 50, 75, 100, 150, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200, 1e9],
+}
+
+
+def quality_summary(metas: Iterable[dict]) -> dict:
+    """Per-tier counts and fixed-bin histograms of the learned scores of kept documents."""
+    tiers: dict[str, int] = {}
+    hist = {name: [0] * (len(edges) - 1) for name, edges in HISTOGRAM_EDGES.items()}
+    for meta in metas:
+        tier = meta.get("quality_tier", "")
+        tiers[tier] = tiers.get(tier, 0) + 1
+        for name, edges in HISTOGRAM_EDGES.items():
+            if name in meta:
+                b = int(np.searchsorted(edges, meta[name], side="right")) - 1
+                hist[name][min(max(b, 0), len(edges) - 2)] += 1
+    return {"tiers": dict(sorted(tiers.items())), "histograms": hist}
+
+
+def merge_quality(summaries: Iterable[dict]) -> dict:
+    """Sum of quality_summary results (the manifest's view over all shards)."""
+    tiers: dict[str, int] = {}
+    hist = {name: [0] * (len(edges) - 1) for name, edges in HISTOGRAM_EDGES.items()}
+    for s in summaries:
+        for t, n in s["tiers"].items():
+            tiers[t] = tiers.get(t, 0) + n
+        for name, counts in s["histograms"].items():
+            hist[name] = [a + b for a, b in zip(hist[name], counts)]
+    return {"tiers": dict(sorted(tiers.items())), "histograms": hist, "histogram_edges": HISTOGRAM_EDGES}
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
