@@ -59,6 +59,8 @@ def test_pii_redaction_in_context():
 def test_sentence_ends_with_closing_quotes():
     assert ends_sentence("他说：“我明天再来。”") and ends_sentence("「好。」") and ends_sentence("真的吗？）")
     assert not ends_sentence("首页 新闻 体育") and not ends_sentence("第一章")
+    assert ends_sentence("总体投资结构趋稳趋优。（德清县发改局）") and ends_sentence("全文完。(完)")
+    assert not ends_sentence("新闻中心（更多）")
     assert split_sentences("他说：“走吧。”我们就走了。真的？\n第二行") == ["他说：“走吧。”", "我们就走了。", "真的？", "第二行"]
 
 

@@ -76,7 +76,9 @@ def test_sample_fields_and_provenance(corpus):
         for field in ("warc_file", "warc_offset", "warc_record_id", "fetch_time", "charset", "lang_score", "script",
                       "dedup_cluster_size"):
             assert field in meta
-        assert {"n_han", "han_ratio", "terminal_punct_lines", "dup_5gram", "badwords_per_1k"} <= set(meta["scores"])
+        assert {"n_han", "han_ratio", "terminal_punct_lines", "dup_5gram", "badwords_per_1k", "quality_spam",
+                "perplexity", "line_perplexity", "spam_title_hits", "spam_sentences", "title_stuffing"} <= set(meta["scores"])
+        assert meta["quality_tier"] in ("head", "middle", "tail") and len(meta["scores"]["line_perplexity"]) >= 2
         assert text and "\n" in text and "责任编辑" not in text and "ICP备" not in text
     _, news, _ = by_url["http://news.example.cn/2026/0301/library.html"]
     assert news["exact_duplicates"] == 2
@@ -94,6 +96,14 @@ def test_manifest_records_config_versions_and_checksums(corpus):
     out, manifest, _ = corpus
     assert len(manifest["config_sha256"]) == 64 and manifest["config"]["thresholds"]["min_han_chars"] > 0
     assert manifest["versions"]["apache-beam"] and len(manifest["models"]["lid176"]["sha256"]) == 64
+    from transforms.chain import CLASSIFIER_PATH, LANGUAGE_MODEL_PATH
+    from transforms.checksums import file_sha256
+
+    assert manifest["models"]["classifier"]["sha256"] == file_sha256(CLASSIFIER_PATH)
+    assert manifest["models"]["language_model"]["sha256"] == file_sha256(LANGUAGE_MODEL_PATH)
+    quality = manifest["quality"]
+    assert sum(quality["tiers"].values()) == manifest["samples"] == sum(quality["histograms"]["quality_spam"])
+    assert sum(quality["histograms"]["perplexity"]) == manifest["samples"]
     import hashlib
 
     for shard in manifest["shards"]:

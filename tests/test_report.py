@@ -67,6 +67,9 @@ def test_report_renders_in_chromium_without_errors_and_matches_the_manifest(corp
     for reason in list(funnel["dropped"]) + list(funnel["failed"]):
         assert reason in dom  # every reason on the funnel chart
     assert "quality.spam_title" in dom and "quality.spam_classifier" in dom and "decode.failed_undeclared" in dom  # rejected examples, per reason
+    tier_counts = [int(n) for n in re.findall(r'class="tier-count">(\d+)<', dom)]
+    assert tier_counts == [manifest["quality"]["tiers"].get(t, 0) for t in ("head", "middle", "tail")]
+    assert " against " in dom  # a dropped page's failing score shown against its threshold
     graph = manifest["near_duplicate_graph"]
     assert graph["nodes"] >= 2 and f'{graph["nodes"]} documents, {graph["edges"]} edges' in dom
     assert "http://files.example.cn/report.pdf" in dom and "http://city.example.com.cn/culture/library-opening.shtml" in dom

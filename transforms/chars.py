@@ -56,9 +56,15 @@ def char_profile(text: str) -> dict[str, float]:
     return profile
 
 
+# News closes paragraphs with a short attribution after the full stop: 。（完） 。（记者 李明） 。(新华社)
+TRAILING_ATTRIBUTION_RE = re.compile(r"[（(][^（）()\n]{1,20}[）)]$")
+
+
 def ends_sentence(line: str) -> bool:
-    """True when the line ends in sentence punctuation, closing quotes or brackets allowed after it."""
-    return SENTENCE_END_RE.search(line.rstrip()) is not None
+    """True when the line ends in sentence punctuation, closing quotes or brackets (or an attribution) after it."""
+    line = line.rstrip()
+    return SENTENCE_END_RE.search(line) is not None or SENTENCE_END_RE.search(
+        TRAILING_ATTRIBUTION_RE.sub("", line)) is not None
 
 
 def sentence_starts(text: str) -> list[int]:

@@ -7,7 +7,7 @@ import re
 MAX_CHARS = 3000  # the head of a page decides; more only costs time
 TITLE_MARK = "¶"  # between title and body, so that bigrams across them are their own features
 _TOKEN_RE = re.compile(r"[a-z]+|0+|[^\sa-z0]")
-_DIGIT_RE = re.compile(r"\d")
+_DIGIT_RE = re.compile(r"\d+")
 
 
 def fasttext_line(title: str, text: str) -> str:
