@@ -45,8 +45,8 @@ def outcome(chain: DocumentChain, rec: Record, config: CorpusConfig) -> tuple[st
     return ("kept" if reason is None else f"quality.{reason}"), doc.meta
 
 
-def evaluate(split: str, limit: int | None) -> dict:
-    config = CorpusConfig()
+def evaluate(split: str, limit: int | None, overrides: list[str] = ()) -> dict:
+    config = CorpusConfig().with_overrides(list(overrides))
     chain = DocumentChain.load(config)
     rows = []  # (category, label, outcome, scores)
     examples = [ex for ex in q.examples() if ex.split == split]
@@ -97,10 +97,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--split", default="dev", choices=("dev", "test"))
     parser.add_argument("--limit", type=int, help="at most N examples per category")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="config override")
     args = parser.parse_args()
     if not q.available():
         raise SystemExit(f"labelled data not found under {q.DATA}")
-    result = evaluate(args.split, args.limit)
+    result = evaluate(args.split, args.limit, args.set)
     summary = summarise(result["rows"], result["config"])
     print(f"split={args.split}")
     print(f"{'category (label)':34} {'n':>6} {'spam rules':>11} {'any rule':>9}")

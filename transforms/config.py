@@ -71,7 +71,7 @@ class Thresholds:
     max_spam_sentences: int = 2  # body sentences carrying a spam-lexicon hit (news on gambling has one or two)
     max_title_stuffing: int = 3  # occurrences in the body of the most repeated title phrase of >= 4 characters
     max_perplexity: float = 3000.0  # character LM perplexity: text no Chinese writer produced (lists, junk)
-    overrule_max_spam_score: float = 0.02  # at or below this P(spam) the soft rules below are waived…
+    overrule_max_spam_score: float = 0.05  # at or below this P(spam) the soft rules below are waived…
     soft_rules: tuple[str, ...] = ("title_stuffing", "too_much_latin", "few_sentences", "short_lines", "duplicate_lines",
                                    "digits")  # …(never language, length or the lexicon)
     tier_head_max_perplexity: float = 150.0  # quality tiers of kept documents, cc_net style: head / middle / tail
