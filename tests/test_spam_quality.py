@@ -134,3 +134,12 @@ def test_quality_model_rebuilds_the_committed_files(tmp_path):
         fresh = hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
         assert fresh == hashlib.sha256(open(committed, "rb").read()).hexdigest(), name
     assert os.path.getsize(CLASSIFIER_PATH) < 4 << 20 and os.path.getsize(LANGUAGE_MODEL_PATH) < 4 << 20
+
+
+def test_lexicon_rarely_fires_on_real_prose(lexicon, jieba):
+    """People's Daily and CLUECorpusSmall: almost no document has a hit (needs ../shared/data)."""
+    pd = [line.strip() for line in open(requires_shared("prose", "peopledaily1998_sentences.txt"), encoding="utf-8")]
+    docs = ["".join(pd[i:i + 10]) for i in range(0, 20_000, 10)]
+    docs += [line.strip() for line in open(requires_shared("prose", "cluecorpussmall_sample.txt"), encoding="utf-8")]
+    with_hits = sum(bool(lexicon.hits(d, segment(d, jieba))) for d in docs)
+    assert with_hits / len(docs) < 0.005, with_hits
