@@ -22,9 +22,11 @@ else ifeq ($(RUNNER),portable)
 else ifeq ($(RUNNER),dask)
   RUNNER_ARGS := --runner=dask $(if $(DASK_SCHEDULER),--dask_client_address=$(DASK_SCHEDULER),--dask_workers=$(WORKERS))
 else ifeq ($(RUNNER),DataflowRunner)
+  # With CONTAINER (docker/Dockerfile) the workers have every package; without one they pip-install the worker
+  # requirements at start-up (slow: minutes per worker).
   RUNNER_ARGS := --runner=DataflowRunner --project=$(PROJECT) --region=$(REGION) \
-    --temp_location=$(TEMP_LOCATION) --setup_file=./setup.py --requirements_file=requirements-worker.txt \
-    --experiments=use_runner_v2 $(if $(CONTAINER),--sdk_container_image=$(CONTAINER))
+    --temp_location=$(TEMP_LOCATION) --setup_file=./setup.py --experiments=use_runner_v2 \
+    $(if $(CONTAINER),--sdk_container_image=$(CONTAINER),--requirements_file=requirements-worker.txt)
 else ifeq ($(RUNNER),SparkRunner)
   RUNNER_ARGS := --runner=SparkRunner --spark_master_url=$(SPARK_MASTER) --environment_type=$(or $(ENVIRONMENT),DOCKER) \
     $(if $(CONTAINER),--environment_config=$(CONTAINER))

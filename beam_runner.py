@@ -142,6 +142,9 @@ def run(argv: list[str] | None = None) -> dict:
 
 
 def _run(args: argparse.Namespace, options: PipelineOptions, say) -> dict:
+    # The driver's own reads and writes (listing, intermediates' checks, vocabulary, manifest, report) go through
+    # Beam's filesystems too: they need the same endpoint, credentials and region as the workers.
+    FileSystems.set_options(options)
     config = load_config(args)
     patterns = list(args.input)
     if args.crawl:

@@ -7,6 +7,9 @@ import sys
 
 import pytest
 
+# No test may look for cloud credentials on a metadata server: only loopback addresses are ever contacted.
+os.environ.update({"NO_GCE_CHECK": "true", "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9",
+                   "AWS_EC2_METADATA_DISABLED": "true"})
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
