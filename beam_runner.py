@@ -7,6 +7,7 @@ relaunch with the same config skips the inputs whose intermediate is complete, a
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import math
@@ -42,7 +43,46 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--config", help="JSON file with config sections to override")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override one setting")
     parser.add_argument("--quiet", action="store_true", help="warnings only")
+    parser.add_argument("--allow-empty", action="store_true", help="exit 0 even when no document is kept")
     return parser.parse_known_args(argv)
+
+
+LOG = logging.getLogger("chinesebert")
+
+
+def setup_logging(quiet: bool) -> None:
+    """The job's own logger and format (Beam puts a handler on the root logger first); libraries' chatter off."""
+    if not LOG.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        LOG.addHandler(handler)
+        LOG.propagate = False
+    LOG.setLevel(logging.WARNING if quiet else logging.INFO)
+    for noisy in ("apache_beam", "distributed", "tornado", "asyncio", "root", "warcio"):
+        logging.getLogger(noisy).setLevel(logging.ERROR if quiet or noisy != "apache_beam" else logging.WARNING)
+    if quiet:
+        logging.getLogger().setLevel(logging.ERROR)
+
+
+def check_beam_args(beam_args: list[str]) -> None:
+    """Stop on an option neither this job nor Beam knows (Beam itself only warns and drops it)."""
+    import apache_beam.options.pipeline_options as po
+
+    if any(a.startswith("--dask") for a in beam_args):
+        import apache_beam.runners.dask.dask_runner  # noqa: F401  (registers the Dask options)
+    parser = argparse.ArgumentParser(allow_abbrev=False, add_help=False)
+    for cls in po.PipelineOptions.__subclasses__():
+        cls._add_argparse_args(parser)
+    _, unknown = parser.parse_known_args(beam_args)
+    flags = [a.split("=", 1)[0] for a in unknown if a.startswith("-")]
+    if flags:
+        known = [o for action in parser._actions for o in action.option_strings]
+        hints = [f"{f} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(f, known, n=1)) else f
+                 for f in flags]
+        raise SystemExit(f"unknown option: {', '.join(hints)}")
+    if unknown:  # e.g. a glob the shell expanded: only its first file would have followed --input
+        raise SystemExit(f"unexpected arguments: {' '.join(unknown[:3])}{' …' if len(unknown) > 3 else ''} "
+                         "(quote a glob, --input 'dir/*.warc.gz', or repeat --input)")
 
 
 def load_config(args: argparse.Namespace) -> CorpusConfig:
@@ -112,7 +152,7 @@ class IngestProgress(threading.Thread):
                     seen[p] = (read, read - dropped_or_failed)
             records = sum(r for r, _ in seen.values())
             elapsed = time.time() - self.started
-            logging.warning("  ingest: %d/%d inputs done, %d records read (%.0f/s), %d kept so far (before dedup)",
+            LOG.info("  ingest: %d/%d inputs done, %d records read (%.0f/s), %d kept so far (before dedup)",
                             len(seen), len(self.paths), records, records / elapsed, sum(c for _, c in seen.values()))
 
 
@@ -129,10 +169,9 @@ def funnel_events(ingest_folder: str, global_folder: str, inputs: list[dict]):
 def run(argv: list[str] | None = None) -> dict:
     """Run the job and return the manifest."""
     args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
-    for noisy in ("apache_beam", "distributed", "tornado", "asyncio"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if noisy == "apache_beam" else logging.ERROR)
-    say = logging.warning if not args.quiet else logging.info
+    setup_logging(args.quiet)
+    say = LOG.info
+    check_beam_args([a for a in beam_args if not a.startswith("--dask_workers")])
     beam_args, cluster = runner_args(beam_args)
     try:
         return _run(args, PipelineOptions(beam_args, save_main_session=False), say)
@@ -145,13 +184,27 @@ def _run(args: argparse.Namespace, options: PipelineOptions, say) -> dict:
     # The driver's own reads and writes (listing, intermediates' checks, vocabulary, manifest, report) go through
     # Beam's filesystems too: they need the same endpoint, credentials and region as the workers.
     FileSystems.set_options(options)
-    config = load_config(args)
+    try:
+        config = load_config(args)
+    except (ValueError, OSError) as exc:  # one line naming the key, before any input is read
+        raise SystemExit(str(exc)) from None
+    if "://" not in args.output and os.path.isfile(args.output):
+        raise SystemExit(f"--output {args.output} is a file: give a folder (it is created if missing)")
+    if (args.segments or args.max_files is not None) and not args.crawl:
+        raise SystemExit("--segments and --max-files select files of a --crawl listing: give --crawl too")
     patterns = list(args.input)
     if args.crawl:
-        patterns += expand_crawl(args.crawl, args.crawl_listing, args.crawl_prefix, args.segments, args.max_files)
+        listed = expand_crawl(args.crawl, args.crawl_listing, args.crawl_prefix, args.segments, args.max_files)
+        if not listed:
+            raise SystemExit(f"--crawl {args.crawl}: --segments {args.segments} / --max-files {args.max_files} "
+                             "select no file of its listing")
+        patterns += listed
     if not patterns:
         raise SystemExit("give --input and/or --crawl")
-    inputs = list_inputs(patterns)
+    try:
+        inputs = list_inputs(patterns)
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
     started = time.time()
     idir, gdir = ingest_dir(args.output, config), global_dir(args.output, config, [i["path"] for i in inputs])
 
@@ -178,9 +231,10 @@ def _run(args: argparse.Namespace, options: PipelineOptions, say) -> dict:
     vocab_info = choose_vocab(read_json(FileSystems.join(gdir, "counts.json")), config)
     assets = write_assets(args.output, vocab_info, config)
     buckets = read_json(FileSystems.join(gdir, "buckets.json"))
-    n_shards = max(1, math.ceil(sum(b["estimated_bytes"] for b in buckets) / config.shards.target_bytes))
+    n_shards = math.ceil(sum(b["estimated_bytes"] for b in buckets) / config.shards.target_bytes)
 
     say("[3/3] annotate and write %d shards (%.0fs)", n_shards, time.time() - started)
+    n_shards = max(n_shards, 1)  # an empty corpus still runs the (empty) phase, so its funnel files exist
     clear(FileSystems.join(args.output, SHARDS_DIR, "*.tar*"))
     run_pipeline(options, build_shards, [b["path"] for b in buckets], config, args.output, gdir,
                  vocab_info["tokens"], n_shards)
@@ -191,12 +245,23 @@ def _run(args: argparse.Namespace, options: PipelineOptions, say) -> dict:
     write_json(FileSystems.join(args.output, "manifest.json"), manifest)
     write_report(args.output)
     funnel = manifest["funnel"]
-    logging.warning("%d inputs, %d records read, %d kept, %d dropped, %d failed in %.1fs → %s",
-                    len(inputs), funnel["read"], funnel["kept"], sum(funnel["dropped"].values()),
-                    sum(funnel["failed"].values()), time.time() - started, args.output)
+    LOG.warning("%d inputs, %d records read, %d kept, %d dropped, %d failed in %.1fs → %s",
+                len(inputs), funnel["read"], funnel["kept"], sum(funnel["dropped"].values()),
+                sum(funnel["failed"].values()), time.time() - started, args.output)
     if not manifest["funnel_balanced"]:
         raise RuntimeError("funnel does not balance: read != kept + dropped + failed (a bug: please report)")
+    if not funnel["kept"] and not args.allow_empty:
+        raise SystemExit(f"no document kept ({empty_reasons(funnel)}); the manifest and report.html say more; "
+                         "--allow-empty accepts an empty corpus")
     return manifest
+
+
+def empty_reasons(funnel: dict) -> str:
+    """The commonest reasons records went, for the one line an empty corpus ends with."""
+    if not funnel["read"]:
+        return "no record read: are the inputs WARC files?"
+    reasons = sorted({**funnel["dropped"], **funnel["failed"]}.items(), key=lambda kv: (-kv[1], kv[0]))
+    return f"{funnel['read']} records read: " + ", ".join(f"{r} {n}" for r, n in reasons[:5])
 
 
 if __name__ == "__main__":

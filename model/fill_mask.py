@@ -58,6 +58,10 @@ def main(argv=None) -> None:
     parser.add_argument("text")
     parser.add_argument("--top", type=int, default=5)
     args = parser.parse_args(argv)
+    if MASK not in args.text:
+        raise SystemExit(f"the text has no {MASK}: write one where a character should be predicted")
+    if not os.path.isfile(os.path.join(args.model_dir, "config.json")):
+        raise SystemExit(f"{args.model_dir}: no config.json (not a model folder written by make pretrain)")
     for n, predictions in enumerate(fill_mask(args.model_dir, args.text, args.top), 1):
         print(f"[MASK] {n}: " + "  ".join(f"{token} {p:.3f}" for token, p in predictions))
 

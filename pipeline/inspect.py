@@ -119,7 +119,12 @@ def sample_problems(key: str, files: dict[str, bytes], vocab: Vocab | None) -> l
 def check(folder: str) -> list[str]:
     """Every problem found in a corpus folder: shards against the manifest, samples, assets, funnel."""
     problems = []
-    manifest = json.loads(read_bytes(FileSystems.join(folder, "manifest.json")))
+    manifest_path = FileSystems.join(folder, "manifest.json")
+    if not FileSystems.exists(manifest_path):
+        return [f"{folder}: no manifest.json (not a corpus folder, or the job did not finish)"]
+    manifest = json.loads(read_bytes(manifest_path))
+    if not manifest.get("samples") or not manifest["shards"]:
+        problems.append("the corpus is empty: no document was kept (see the manifest's funnel and report.html)")
     vocab = load_vocab(folder)
     for asset in manifest.get("assets", []):
         path = FileSystems.join(folder, asset["name"])
@@ -179,6 +184,10 @@ def main(argv=None) -> int:
             print(p)
         print(f"{len(problems)} problems" if problems else "corpus OK")
         return 1 if problems else 0
+    missing = [p for p in args.paths if not FileSystems.exists(p)]
+    if missing:
+        print(f"no such shard: {', '.join(missing)}", file=sys.stderr)
+        return 2
     for path in args.paths:
         vocab = load_vocab(corpus_of(path))
         shown = 0

@@ -124,7 +124,8 @@ def test_relaunch_after_a_kill_resumes_from_the_buckets_intermediates(moto, tmp_
 
 
 def test_crawl_mirror_with_throttling_is_read_selected_and_counted(moto, tmp_path, caplog):
-    """--crawl reads warc.paths.gz from the bucket, selects by segment and count; 503 SlowDown replies are retried."""
+    """--crawl reads warc.paths.gz from the bucket, selects by segment and count; 503 SlowDown replies are retried
+    (and logged: this run is not --quiet)."""
     crawl = "CC-MAIN-2024-10"
     listing = [f"crawl-data/{crawl}/segments/17000000{s}.{s}/warc/CC-MAIN-part-{s}-{f}.warc.gz"
                for s in range(3) for f in range(2)]
@@ -136,7 +137,7 @@ def test_crawl_mirror_with_throttling_is_read_selected_and_counted(moto, tmp_pat
     caplog.set_level("WARNING")
     try:
         manifest = beam_runner.run(["--crawl", crawl, "--segments", "1:3", "--max-files", "3", "--output",
-                                    str(tmp_path / "out"), "--quiet", *s3_options(proxy.endpoint)])
+                                    str(tmp_path / "out"), *s3_options(proxy.endpoint)])
     finally:
         proxy.stop()
     paths = [i["path"] for i in manifest["inputs"]]

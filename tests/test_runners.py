@@ -76,10 +76,14 @@ def test_progress_reports_inputs_records_and_kept(corpus, caplog):
 
     paths = [i["path"] for i in manifest["inputs"]]
     progress = beam_runner.IngestProgress(ingest_dir(str(out), CorpusConfig()), paths, every_s=0.05)
-    with caplog.at_level("WARNING"):
+    beam_runner.LOG.addHandler(caplog.handler)
+    beam_runner.LOG.setLevel("INFO")
+    try:
         progress.start()
         time.sleep(0.3)
         progress.stop.set()
         progress.join()
+    finally:
+        beam_runner.LOG.removeHandler(caplog.handler)
     line = [r.getMessage() for r in caplog.records if "ingest:" in r.getMessage()][-1]
     assert f"3/3 inputs done, {manifest['funnel']['read']} records read" in line and "kept so far" in line

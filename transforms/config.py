@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -142,11 +143,15 @@ class CorpusConfig:
             for name, value in values.items():
                 if isinstance(known[name].default, tuple):
                     values[name] = tuple(value)
+            for name, value in values.items():
+                check_value(f"{f.name}.{name}", known[name].default, value)
             sections[f.name] = section_cls(**values)
         extra = set(data) - set(sections)
         if extra:
             raise ValueError(f"unknown config sections: {sorted(extra)}")
-        return cls(**sections)
+        config = cls(**sections)
+        check_relations(config)
+        return config
 
     def with_overrides(self, assignments: list[str]) -> "CorpusConfig":
         """Apply `section.key=value` strings (value parsed as JSON, else kept as a string)."""
@@ -155,9 +160,67 @@ class CorpusConfig:
             path, _, raw = item.partition("=")
             section, _, key = path.partition(".")
             if section not in data or key not in data[section]:
-                raise ValueError(f"unknown config key: {path}")
+                close = difflib.get_close_matches(path, [f"{s}.{k}" for s in data for k in data[s]], n=1)
+                raise ValueError(f"unknown config key: {path}" + (f" (did you mean {close[0]}?)" if close else ""))
             try:
                 data[section][key] = json.loads(raw)
             except json.JSONDecodeError:
                 data[section][key] = raw
         return CorpusConfig.from_dict(data)
+
+
+# Allowed values beyond "the default's type, and not negative": (low, high) bounds or a set of choices.
+CHOICES = {"extract.extractor": {"resiliparse", "trafilatura"}, "clean.convert_script": {"none", "t2s", "s2t"},
+           "annotate.segmenter": {"jieba", "ltp-perceptron", "ltp"}}
+BOUNDS = {"dedup.lsh_bands": (1, None), "dedup.minhash_perms": (1, None), "dedup.shingle_chars": (1, None),
+          "dedup.tree_fanout": (2, None), "dedup.max_rounds": (1, None), "dedup.rounds_per_pipeline": (1, None),
+          "shards.target_bytes": (1, None), "annotate.vocab_size": (6, None), "read.max_record_bytes": (1, None),
+          "read.max_member_bytes": (1, None), "extract.max_html_chars": (1, None), "extract.timeout_s": (0.001, None),
+          "thresholds.max_perplexity": (0, None), "thresholds.tier_head_max_perplexity": (0, None),
+          "thresholds.tier_middle_max_perplexity": (0, None), "thresholds.max_spam_title_hits": (0, None),
+          "thresholds.max_spam_sentences": (0, None), "thresholds.max_title_stuffing": (0, None),
+          "thresholds.min_han_chars": (0, None), "thresholds.max_badwords_per_1k": (0, None),
+          "thresholds.max_mojibake_per_1k": (0, None), "sniff.min_han_bytes_seqs": (0, None)}
+UNIT_INTERVAL = (0, 1)  # every other float threshold is a share or a probability
+
+
+def _describe(low, high, kind: str) -> str:
+    if high is None:
+        return f"{kind} >= {low}"
+    return f"{kind} in [{low}, {high}]"
+
+
+def check_value(path: str, default: Any, value: Any) -> None:
+    """Raise ValueError with one line naming the key and what it allows, if the value does not fit."""
+    kind = {bool: "true or false", int: "an integer", float: "a number", str: "a string", tuple: "a list of strings"}
+    expected = type(default)
+    ok = {bool: lambda v: isinstance(v, bool),
+          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+          str: lambda v: isinstance(v, str),
+          tuple: lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)}[expected]
+    if not ok(value):
+        raise ValueError(f"config: {path} must be {kind[expected]} (got {value!r})")
+    if path in CHOICES and value not in CHOICES[path]:
+        raise ValueError(f"config: {path} must be one of {sorted(CHOICES[path])} (got {value!r})")
+    if expected in (int, float):
+        low, high = BOUNDS.get(path, UNIT_INTERVAL if expected is float else (0, None))
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"config: {path} must be {_describe(low, high, kind[expected])} (got {value!r})")
+
+
+def check_relations(config: "CorpusConfig") -> None:
+    """Constraints between keys."""
+    d, t = config.dedup, config.thresholds
+    if d.minhash_perms % d.lsh_bands:
+        raise ValueError(f"config: dedup.lsh_bands must divide dedup.minhash_perms ({d.minhash_perms}) "
+                         f"(got {d.lsh_bands})")
+    if t.tier_head_max_perplexity > t.tier_middle_max_perplexity:
+        raise ValueError("config: thresholds.tier_head_max_perplexity must be <= thresholds.tier_middle_max_perplexity")
+    unknown = set(t.soft_rules) - SOFT_RULE_NAMES
+    if unknown:
+        raise ValueError(f"config: thresholds.soft_rules may name only {sorted(SOFT_RULE_NAMES)} (got {sorted(unknown)})")
+
+
+SOFT_RULE_NAMES = {"title_stuffing", "too_much_latin", "few_sentences", "short_lines", "duplicate_lines", "digits",
+                   "repeated_2gram", "repeated_5gram", "symbols"}
