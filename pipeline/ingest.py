@@ -63,11 +63,15 @@ class ProcessWarc(beam.DoFn):
             logging.warning("cannot read %s: %r", path, exc)  # opened or read no further: one failure, named
             funnel[("read", "")] += 1
             funnel[("failed", f"read.io_{type(exc).__name__}")] += 1
+            rejects.setdefault(f"read.io_{type(exc).__name__}", [f"read.io_{type(exc).__name__}", path, "",
+                                                                 repr(exc)[:160]])
         return docs, funnel, rejects
 
     def _outcome(self, item, funnel: Counter, rejects: dict):
         if isinstance(item, ReadFailure):
             funnel[("failed", f"read.{item.reason}")] += 1
+            rejects.setdefault(f"read.{item.reason}", [f"read.{item.reason}", f"{item.warc_file} @ {item.warc_offset}",
+                                                       "", item.detail[:160]])
         elif isinstance(item, Skipped):
             funnel[("dropped", f"read.{item.reason}")] += 1
             rejects.setdefault(f"read.{item.reason}", [f"read.{item.reason}", item.url[:300], "", ""])
@@ -81,7 +85,9 @@ class ProcessWarc(beam.DoFn):
                                                          item.payload[:160].decode("utf-8", "replace")])
             except Exception as exc:  # a bug or a hostile input no step foresaw: counted, never fatal
                 logging.warning("record %s@%s failed: %r", item.warc_file, item.warc_offset, exc)
-                funnel[("failed", f"process.{type(exc).__name__}")] += 1
+                label = f"process.{type(exc).__name__}"
+                funnel[("failed", label)] += 1
+                rejects.setdefault(label, [label, item.url[:300], item.content_type, repr(exc)[:160]])
         return None
 
 

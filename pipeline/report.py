@@ -2,18 +2,16 @@
 and glyphs, config and versions. Written at the end of the job; `python -m pipeline.report OUTPUT` rewrites it."""
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import sys
 from collections import Counter
 from urllib.parse import urlsplit
 
-import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.inspect import arrays_of, iter_samples, load_vocab
+from pipeline.report_charts import bars, glyph_sheet, histogram, thresholds_of
 from pipeline.work import ingest_dir, input_paths, read_bytes, read_docs, read_json, write_bytes
 from transforms.config import CorpusConfig
 from transforms.decide import TIERS, failed_rule
@@ -23,86 +21,7 @@ SCORES = ("quality_spam", "perplexity", "spam_title_hits", "spam_sentences", "ti
           "lang_score", "terminal_punct_lines", "short_line_ratio", "dup_line_chars", "top_2gram", "dup_5gram",
           "symbol_ratio", "digit_ratio", "badwords_per_1k", "mojibake_per_1k")
 SAMPLES_SHOWN = 3
-GLYPHS_SHOWN = 60
 esc = html.escape
-
-
-def bars(items: list[tuple[str, float]], color: str = "#3b7dd8", width: int = 640) -> str:
-    """A horizontal bar chart as inline SVG."""
-    if not items:
-        return "<p><i>none</i></p>"
-    top = max(v for _, v in items) or 1
-    row = 18
-    parts = [f'<svg width="{width}" height="{row * len(items) + 4}" role="img">']
-    for i, (label, value) in enumerate(items):
-        w = max(1, int((width - 330) * value / top))
-        y = i * row + 2
-        parts.append(f'<text x="0" y="{y + 13}" font-size="12">{esc(str(label))[:44]}</text>'
-                     f'<rect x="300" y="{y + 2}" width="{w}" height="{row - 5}" fill="{color}"/>'
-                     f'<text x="{305 + w}" y="{y + 13}" font-size="12">{value:g}</text>')
-    return "".join(parts) + "</svg>"
-
-
-def histogram(name: str, series: dict[str, list[float]], bins: int = 20) -> str:
-    """Side-by-side histograms (one colour per series) of one score, as inline SVG."""
-    values = [v for vs in series.values() for v in vs]
-    if not values:
-        return ""
-    lo, hi = min(values), max(values)
-    edges = np.linspace(lo, hi if hi > lo else lo + 1, bins + 1)
-    colors = ["#bbbbbb", "#2e8b57"]
-    w, h = 300, 90
-    parts = [f'<figure><figcaption>{esc(name)} <small>[{lo:g} … {hi:g}]</small></figcaption>'
-             f'<svg width="{w}" height="{h}" role="img">']
-    for s, (label, vs) in enumerate(series.items()):
-        counts, _ = np.histogram(vs, bins=edges)
-        top = max(counts.max(), 1)
-        for b, c in enumerate(counts):
-            bh = int((h - 10) * c / top)
-            parts.append(f'<rect x="{b * w / bins + s * w / bins / 2:.1f}" y="{h - bh}" width="{w / bins / 2 - 1:.1f}" '
-                         f'height="{bh}" fill="{colors[s % 2]}"><title>{esc(label)}: {c}</title></rect>')
-    return "".join(parts) + "</svg></figure>"
-
-
-def glyph_sheet(folder: str, manifest: dict, tokens: list[str]) -> str:
-    """The most frequent characters in each font, as one PNG; characters a font draws by fallback outlined."""
-    from PIL import Image, ImageDraw
-
-    path = FileSystems.join(folder, "glyphs.npy")
-    if not FileSystems.exists(path):
-        return "<p><i>no glyphs.npy</i></p>"
-    glyphs = np.load(io.BytesIO(read_bytes(path)), allow_pickle=False)
-    chars = [i for i, t in enumerate(tokens) if len(t) == 1 and not t.isascii()][:GLYPHS_SHOWN]
-    if not chars:
-        return "<p><i>no characters in the vocabulary</i></p>"
-    fonts = manifest.get("glyphs", {}).get("fonts", [])
-    fallback = _fallback_marks(fonts, [tokens[i] for i in chars])
-    size, scale = glyphs.shape[-1], 2
-    sheet = Image.new("L", (len(chars) * (size + 2) * scale, len(fonts) * (size + 2) * scale), 255)
-    draw = ImageDraw.Draw(sheet)
-    for col, v in enumerate(chars):
-        for f in range(glyphs.shape[1]):
-            tile = Image.fromarray(255 - glyphs[v, f]).resize((size * scale, size * scale), Image.NEAREST)
-            x, y = col * (size + 2) * scale, f * (size + 2) * scale
-            sheet.paste(tile, (x, y))
-            if (f, v) in fallback:
-                draw.rectangle([x, y, x + size * scale - 1, y + size * scale - 1], outline=0, width=2)
-    buf = io.BytesIO()
-    sheet.save(buf, format="PNG")
-    names = ", ".join(f"{i + 1}: {esc(f['name'])} ({esc(f['style'])})" for i, f in enumerate(fonts))
-    return (f'<p>rows = fonts ({names}); boxed = drawn by a fallback font</p>'
-            f'<img alt="glyph sheet" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">')
-
-
-def _fallback_marks(fonts: list[dict], chars: list[str]) -> set:
-    try:
-        from fonts.glyphs import DEFAULT_MANIFEST, GlyphRenderer, load_manifest
-
-        size, specs = load_manifest(DEFAULT_MANIFEST)
-        renderer = GlyphRenderer([s for s in specs if s.name in {f["name"] for f in fonts}], size)
-    except Exception:  # fonts not on this machine: no marks
-        return set()
-    return {(f, v) for f, spec in enumerate(renderer.specs) for v, c in enumerate(chars) if not renderer.has(spec.name, c)}
 
 
 def annotated_sample(key: str, files: dict[str, bytes], tokens: list[str]) -> str:
@@ -117,6 +36,25 @@ def annotated_sample(key: str, files: dict[str, bytes], tokens: list[str]) -> st
     return (f'<div class="sample"><div class="prov">{esc(key)} · <a href="{esc(meta["url"])}">{esc(meta["url"])}</a> · '
             f'{esc(str(meta.get("charset")))} · lang {meta.get("lang_score")} · {esc(str(meta.get("script")))}</div>'
             f'<p class="ann">{"".join(cells)}</p></div>')
+
+
+DEDUP_EXAMPLES = "dedup.*"
+
+
+def rejects_section(funnel: dict, examples: dict[str, list], intermediates_found: bool) -> str:
+    """Every drop and failure reason of the funnel, each with up to three examples, or why it has none."""
+    parts = []
+    for reason in sorted({**funnel["dropped"], **funnel["failed"]}):
+        shown = examples.get(DEDUP_EXAMPLES if reason.startswith("dedup.") else reason, [])
+        items = "".join(f'<li><code>{esc(u)}</code>' + (f"<br><small>{esc(t)}</small>" if t else "") + "</li>"
+                        for u, t in sorted(shown)[:3])
+        if reason.startswith("dedup.") and shown:
+            items = "<li><i>candidates removed by dedup (URL, exact, near or line duplicates):</i></li>" + items
+        if not items:
+            items = ("<li><i>counted; no example stored for this reason</i></li>" if intermediates_found
+                     else "<li><i>no example: the intermediates are gone</i></li>")
+        parts.append(f'<h4 class="reason">{esc(reason)}</h4><ul>{items}</ul>')
+    return "".join(parts)
 
 
 def tiers_section(manifest: dict, kept: list[dict]) -> str:
@@ -148,11 +86,13 @@ def build_report(folder: str) -> str:
     candidates, quality_rejects, read_rejects = [], {}, {}
     kept_urls = {m["url"] for m in kept}
     idir = ingest_dir(folder, config)
+    intermediates_found = False
     for entry in manifest["inputs"]:
         docs_file, funnel_file = input_paths(idir, entry["path"])
+        intermediates_found |= FileSystems.exists(funnel_file)
         if FileSystems.exists(funnel_file):
             for reason, url, ctype, head in read_json(funnel_file).get("rejects", []):
-                read_rejects.setdefault(reason, []).append((url, f"{ctype}: {head}"))
+                read_rejects.setdefault(reason, []).append((url, ": ".join(p for p in (ctype, head) if p)))
         if FileSystems.exists(docs_file):
             for doc in read_docs(docs_file):
                 candidates.append(doc.meta)
@@ -162,21 +102,24 @@ def build_report(folder: str) -> str:
                     quality_rejects.setdefault(f"quality.{reason}", []).append(
                         (doc.url, f"[{value} against {limit}] {doc.meta.get('title', '')[:60]} · {doc.text[:200]}"))
                 elif doc.url not in kept_urls:
-                    quality_rejects.setdefault("dedup.* (URL, exact, near or line duplicates)", []).append(
-                        (doc.url, doc.text[:200]))
+                    quality_rejects.setdefault(DEDUP_EXAMPLES, []).append((doc.url, doc.text[:200]))
     funnel = manifest["funnel"]
+    if not intermediates_found:
+        hist_note = (f'<p id="no-intermediates"><b>The intermediates ({esc(idir)}) are gone:</b> the distributions '
+                     "show the kept documents only, and rejected pages have no examples. The funnel, the inputs, "
+                     "the kept documents and the vocabulary come from the manifest and the shards.</p>")
+    else:
+        hist_note = ""
     stages = [("read", funnel["read"]), ("kept", funnel["kept"])]
     reasons = sorted({**funnel["dropped"], **funnel["failed"]}.items(), key=lambda kv: -kv[1])
     domains_kept = Counter(urlsplit(m["url"]).hostname or "" for m in kept).most_common(15)
     domains_dropped = Counter(urlsplit(m["url"]).hostname or "" for m in candidates
                               if m["url"] not in kept_urls).most_common(15)
     charsets = Counter(f'{m.get("charset_declared") or "(none)"} → {m.get("charset")}' for m in candidates).most_common()
-    rejects_html = "".join(
-        f'<h4>{esc(reason)}</h4><ul>' + "".join(f'<li><code>{esc(u)}</code><br><small>{esc(t)}</small></li>'
-                                                for u, t in sorted(examples)[:3]) + "</ul>"
-        for reason, examples in sorted({**read_rejects, **quality_rejects}.items()))
-    hist = "".join(histogram(s, {"candidates": [m[s] for m in candidates if s in m],
-                                 "kept": [m[s] for m in kept if s in m]}) for s in SCORES)
+    rejects_html = rejects_section(funnel, {**read_rejects, **quality_rejects}, intermediates_found)
+    limits = thresholds_of(config)
+    hist = hist_note + "".join(histogram(s, {"candidates": [m[s] for m in candidates if s in m],
+                                 "kept": [m[s] for m in kept if s in m]}, limits.get(s)) for s in SCORES)
     hist += histogram("dedup_cluster_size", {"kept": [m.get("dedup_cluster_size", 1) for m in kept]})
     hist += tiers_section(manifest, kept)
     graph = manifest.get("near_duplicate_graph")
@@ -189,7 +132,8 @@ def build_report(folder: str) -> str:
         data=data.replace("</", "<\\/"),
         funnel_chart=bars(stages) + bars(reasons, "#d2691e"),
         inputs="".join(f'<tr><td><code>{esc(i["path"])}</code></td><td>{i["size"]}</td><td>{i["funnel"]["read"]}</td>'
-                       f'<td>{i["funnel"]["kept"]}</td></tr>' for i in manifest["inputs"]),
+                       f'<td>{i["funnel"]["kept"]}</td><td>{sum(i["funnel"]["dropped"].values())}</td>'
+                       f'<td>{sum(i["funnel"]["failed"].values())}</td></tr>' for i in manifest["inputs"]),
         histograms=hist, charsets=bars(charsets), domains_kept=bars(domains_kept, "#2e8b57"),
         domains_dropped=bars(domains_dropped, "#999999"), samples="".join(kept_samples), rejects=rejects_html,
         vocab=esc(json.dumps(manifest.get("vocab", {}), ensure_ascii=False)),
@@ -219,7 +163,7 @@ ruby.t{{margin:0 1px}} ruby.wb{{margin-left:.6em}} rt{{font-size:9px;color:#36c}
 <td id="n-samples"></td></tr></table>
 <p id="js-errors"></p>
 <h2>Funnel</h2>{funnel_chart}
-<h3>Inputs</h3><table><tr><th>path</th><th>bytes</th><th>read</th><th>kept</th></tr>{inputs}</table>
+<h3>Inputs</h3><table id="inputs"><tr><th>path</th><th>bytes</th><th>read</th><th>kept</th><th>dropped</th><th>failed</th></tr>{inputs}</table>
 <h2>Distributions</h2><p class="legend"><span style="color:#999">■ candidates (scored, before the thresholds)</span>
 <span style="color:#2e8b57">■ kept</span></p>{histograms}
 <h3>Charsets, declared → used (candidates)</h3>{charsets}

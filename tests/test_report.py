@@ -74,3 +74,37 @@ def test_report_renders_in_chromium_without_errors_and_matches_the_manifest(corp
     assert graph["nodes"] >= 2 and f'{graph["nodes"]} documents, {graph["edges"]} edges' in dom
     assert "http://files.example.cn/report.pdf" in dom and "http://city.example.com.cn/culture/library-opening.shtml" in dom
     assert 'src="data:image/png;base64,' in dom  # the glyph sheet
+
+
+def test_report_is_a_qa_instrument(corpus):
+    """Shared scales with thresholds drawn, every funnel reason with an example or a reason why not, per-input
+    drops and failures, a glyph sheet that fits the page."""
+    import base64
+    import struct
+
+    out, manifest, _ = corpus
+    page = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+    assert page.count('class="threshold"') >= 10  # every score with a rule has its line
+    funnel = manifest["funnel"]
+    reasons = re.findall(r'<h4 class="reason">([^<]+)</h4>', page)
+    assert sorted(reasons) == sorted({**funnel["dropped"], **funnel["failed"]})
+    assert "<small>: </small>" not in page and "<small></small>" not in page
+    assert "read.gzip_corrupt</h4><ul><li><code>" in page  # a failure's example: file and offset
+    rows = re.findall(r"<tr><td><code>[^<]+</code></td>((?:<td>\d+</td>){5})</tr>", page)
+    assert len(rows) == len(manifest["inputs"])
+    assert sum(int(re.findall(r"\d+", r)[3]) for r in rows) == sum(funnel["dropped"].values())
+    png = base64.b64decode(re.search(r'id="glyph-sheet"[^>]+src="data:image/png;base64,([^"]+)"', page).group(1))
+    width = struct.unpack(">I", png[16:20])[0]
+    assert width <= 1100
+
+
+def test_report_without_intermediates_says_what_is_missing(corpus, tmp_path):
+    from pipeline.report import write_report
+
+    out, manifest, _ = corpus
+    copy = tmp_path / "corpus"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("_work"))
+    write_report(str(copy))
+    page = (copy / "report.html").read_text(encoding="utf-8")
+    assert 'id="no-intermediates"' in page and "no example: the intermediates are gone" in page
+    assert f'<td id="n-kept"></td>' in page and str(manifest["samples"]) in page
