@@ -79,7 +79,7 @@ endif
 
 # Headless Chromium for the report's browser test (Debian's package; nothing downloaded by a test tool).
 browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 
 test: venv fonts browser
 	$(BIN)/python -m pytest -q tests

@@ -9,6 +9,8 @@ import shutil
 
 import numpy as np
 import torch
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from safetensors.torch import load_file, save_file
 
 from model.config import ChineseBertConfig
@@ -33,10 +35,14 @@ def save_model(model: torch.nn.Module, folder: str, assets_from: str) -> None:
     save_file(state, os.path.join(folder, "model.safetensors"))
     with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:
         f.write(model.config.to_json())
-    for name in ASSETS:
-        src = os.path.join(assets_from, name)
-        if os.path.exists(src) and os.path.abspath(src) != os.path.abspath(os.path.join(folder, name)):
-            shutil.copyfile(src, os.path.join(folder, name))
+    for name in ASSETS:  # the corpus may be on object storage: Beam's filesystems read it
+        src = FileSystems.join(assets_from, name)
+        if "://" not in src and os.path.abspath(src) == os.path.abspath(os.path.join(folder, name)):
+            continue
+        if FileSystems.exists(src):
+            with FileSystems.open(src, compression_type=CompressionTypes.UNCOMPRESSED) as f_in, \
+                    open(os.path.join(folder, name), "wb") as f_out:
+                shutil.copyfileobj(f_in, f_out)
 
 
 def load_state(model: ChineseBertForMaskedLM, state: dict[str, torch.Tensor]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zlib
 from dataclasses import dataclass
 from typing import Iterator
@@ -13,6 +12,9 @@ from typing import Iterator
 import numpy as np
 import torch
 import webdataset as wds
+from webdataset.gopen import gopen_schemes
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from torch.utils.data import IterableDataset, get_worker_info
 
 from model.masking import IGNORE, MaskingConfig, SpecialIds, mask_sequence
@@ -29,12 +31,24 @@ class CorpusAssets:
 
     @classmethod
     def load(cls, corpus: str) -> "CorpusAssets":
-        with open(os.path.join(corpus, "vocab.txt"), encoding="utf-8") as f:
-            tokens = [line.rstrip("\n") for line in f if line.rstrip("\n")]
-        with open(os.path.join(corpus, "manifest.json"), encoding="utf-8") as f:
-            shards = [os.path.join(corpus, s["name"]) for s in json.load(f)["shards"]]
-        return cls(tokens, np.load(os.path.join(corpus, "glyphs.npy"), allow_pickle=False),
-                   np.load(os.path.join(corpus, "pinyin_default.npy"), allow_pickle=False), shards)
+        """A corpus folder: local, or on any Beam filesystem (s3://, gs://: the shards are streamed from it)."""
+        tokens = [line for line in _read(corpus, "vocab.txt").decode("utf-8").split("\n") if line]
+        shards = [FileSystems.join(corpus, s["name"]) for s in json.loads(_read(corpus, "manifest.json"))["shards"]]
+        return cls(tokens, _npy(_read(corpus, "glyphs.npy")), _npy(_read(corpus, "pinyin_default.npy")), shards)
+
+
+def _read(folder: str, name: str) -> bytes:
+    with FileSystems.open(FileSystems.join(folder, name), compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read()
+
+
+def _open_with_beam(url: str, mode: str = "rb", bufsize: int = 8192, **kw):
+    """WebDataset opener for object-store shards: Beam's filesystems, with the job's credentials and endpoints."""
+    return FileSystems.open(url, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+for _scheme in ("s3", "gs"):  # instead of WebDataset's gsutil subprocess (and its missing s3 handler)
+    gopen_schemes[_scheme] = _open_with_beam
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ import sys
 import time
 from dataclasses import asdict
 
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -36,7 +39,9 @@ PRESETS = {  # the paper's base recipe; tiny is a CPU smoke run
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", default="out/corpus")
+    p.add_argument("--corpus", default="out/corpus", help="corpus folder: local, s3:// or gs://")
+    p.add_argument("--storage-option", action="append", default=[], metavar="--BEAM_OPTION=VALUE",
+                   help="a Beam filesystem option for a remote corpus, e.g. --storage-option=--s3_endpoint_url=URL")
     p.add_argument("--out", default="out/model")
     p.add_argument("--config", default="tiny", choices=sorted(PRESETS))
     for name, kind in (("steps", int), ("batch_size", int), ("max_len", int), ("lr", float), ("warmup", int),
@@ -160,6 +165,7 @@ def train(argv=None) -> dict:
     args = parse_args(argv)
     rank, world, device = setup_distributed()
     torch.manual_seed(args.seed)
+    FileSystems.set_options(PipelineOptions(args.storage_option))  # credentials and endpoints of a remote corpus
     assets = CorpusAssets.load(args.corpus)
     config = ChineseBertConfig.preset(args.config, len(assets.tokens), train_glyphs=not args.freeze_glyphs,
                                       max_position_embeddings=max(512, args.max_len))

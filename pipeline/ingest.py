@@ -33,6 +33,8 @@ class ProcessWarc(beam.DoFn):
         self.candidates = Metrics.counter("progress", "candidates")
 
     def setup(self):
+        # warcio logs every URL with a space it escapes; the record is read and counted like any other
+        logging.getLogger("warcio").setLevel(logging.ERROR)
         self.chain = DocumentChain.load(self.config)
 
     def process(self, path: str):

@@ -58,8 +58,9 @@ def histogram(name: str, series: dict[str, list[float]], threshold: tuple[str, f
              f'<line x1="{left}" y1="12" x2="{left}" y2="{12 + plot_h}" stroke="#333"/>',
              f'<text x="{left - 3}" y="16" font-size="9" text-anchor="end">{top}</text>',
              f'<text x="{left - 3}" y="{12 + plot_h}" font-size="9" text-anchor="end">0</text>']
-    for x, value in ((left, edges[0]), (left + plot_w / 2, edges[bins // 2]), (w - 4, edges[-1])):
-        parts.append(f'<text x="{x:.1f}" y="{h - 3}" font-size="9" text-anchor="middle">{value:.3g}</text>')
+    for x, value, anchor in ((left, edges[0], "start"), (left + plot_w / 2, edges[bins // 2], "middle"),
+                             (w - 4, edges[-1], "end")):
+        parts.append(f'<text x="{x:.1f}" y="{h - 3}" font-size="9" text-anchor="{anchor}">{value:.3g}</text>')
     width = step / len(counts) - 1
     for s_i, (label, c) in enumerate(counts.items()):
         colour = SERIES_COLOURS.get(label, "#3b7dd8")

@@ -61,12 +61,17 @@ def local_prefix() -> str:
     return os.path.dirname(SAMPLES[0]) + "/"
 
 
-def test_s3_corpus_equals_the_local_one(moto, corpus):
+@pytest.fixture(scope="module")
+def s3_corpus(moto):
+    """The job run once on the sample, from s3://warc/in to s3://warc/out."""
+    upload_tree(moto.client(), "warc", {f"in/{os.path.basename(p)}": p for p in SAMPLES})
+    return beam_runner.run(["--input", "s3://warc/in/*", "--output", "s3://warc/out", "--quiet",
+                            *s3_options(moto.endpoint)])
+
+
+def test_s3_corpus_equals_the_local_one(moto, corpus, s3_corpus):
     out, local_manifest, _ = corpus
-    client = moto.client()
-    upload_tree(client, "warc", {f"in/{os.path.basename(p)}": p for p in SAMPLES})
-    manifest = beam_runner.run(["--input", "s3://warc/in/*", "--output", "s3://warc/out", "--quiet",
-                                *s3_options(moto.endpoint)])
+    client, manifest = moto.client(), s3_corpus
     assert manifest["funnel"] == local_manifest["funnel"] and manifest["funnel_balanced"]
     remote = s3_outputs(client, "warc", "out/")
     assert set(remote) == set(output_bytes(out)) and "shards/shard-00000-of-00001.tar" in remote
@@ -146,3 +151,18 @@ def test_crawl_mirror_with_throttling_is_read_selected_and_counted(moto, tmp_pat
     # re-read of the input is the last layer, tested in test_scale)
     assert any("SlowDown" in r.getMessage() and "retry" in r.getMessage().lower() for r in caplog.records)
     assert all(i["funnel"]["read"] > 0 for i in manifest["inputs"]) and manifest["funnel_balanced"]
+
+
+def test_pretraining_streams_the_corpus_from_the_bucket(moto, corpus, s3_corpus, tmp_path):
+    from model.data import CorpusAssets, read_documents
+    from model.train import train
+
+    out, _, _ = corpus
+    remote, local = CorpusAssets.load("s3://warc/out"), CorpusAssets.load(str(out))
+    assert remote.tokens == local.tokens and (remote.glyphs == local.glyphs).all()
+    assert remote.shards[0].startswith("s3://warc/out/shards/")
+    assert [d["key"] for d in read_documents(remote.shards)] == [d["key"] for d in read_documents(local.shards)]
+    metrics = train(["--corpus", "s3://warc/out", "--out", str(tmp_path / "model"), "--steps", "2", "--batch-size",
+                     "2", "--max-len", "64", "--eval-every", "1000", "--save-every", "1000", "--quiet",
+                     *[f"--storage-option={o}" for o in s3_options(moto.endpoint)]])
+    assert metrics["step"] == 2 and (tmp_path / "model" / "vocab.txt").read_text() == (out / "vocab.txt").read_text()

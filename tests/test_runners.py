@@ -12,13 +12,15 @@ from sample import make_sample
 from test_pipeline import output_bytes
 
 
-def test_dask_cluster_output_is_byte_identical_to_the_local_runner(corpus, tmp_path):
+def test_dask_cluster_output_is_byte_identical_to_the_local_runner(corpus, tmp_path, capfd):
     """Two worker processes, real serialisation of every step: no reliance on process-local state or order."""
     out, _, _ = corpus
     manifest = beam_runner.run(["--input", SAMPLE_GLOB, "--output", str(tmp_path), "--quiet", "--runner=dask",
                                 "--dask_workers=2"])
     assert manifest["funnel_balanced"] and manifest["funnel"]["kept"] == 8
     assert output_bytes(tmp_path) == output_bytes(out)
+    err = capfd.readouterr().err  # the workers' output too: no dashboard port clash, no HTML tree freed elsewhere
+    assert "8787" not in err and "unsendable" not in err and "Traceback" not in err
 
 
 def slow_inputs(folder, n=6, repeat=25):
