@@ -157,7 +157,11 @@ def test_pretraining_streams_the_corpus_from_the_bucket(moto, corpus, s3_corpus,
     from model.data import CorpusAssets, read_documents
     from model.train import train
 
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
     out, _, _ = corpus
+    FileSystems.set_options(PipelineOptions(s3_options(moto.endpoint)))  # as model.train does from --storage-option
     remote, local = CorpusAssets.load("s3://warc/out"), CorpusAssets.load(str(out))
     assert remote.tokens == local.tokens and (remote.glyphs == local.glyphs).all()
     assert remote.shards[0].startswith("s3://warc/out/shards/")
