@@ -6,7 +6,6 @@ import html
 import json
 import sys
 from collections import Counter
-from urllib.parse import urlsplit
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -15,6 +14,7 @@ from pipeline.report_charts import bars, glyph_sheet, histogram, thresholds_of
 from pipeline.work import ingest_dir, input_paths, read_bytes, read_docs, read_json, write_bytes
 from transforms.config import CorpusConfig
 from transforms.decide import TIERS, failed_rule
+from transforms.dedup import url_host
 from transforms.pinyin import decode
 
 SCORES = ("quality_spam", "perplexity", "spam_title_hits", "spam_sentences", "title_stuffing", "n_han", "han_ratio",
@@ -112,8 +112,8 @@ def build_report(folder: str) -> str:
         hist_note = ""
     stages = [("read", funnel["read"]), ("kept", funnel["kept"])]
     reasons = sorted({**funnel["dropped"], **funnel["failed"]}.items(), key=lambda kv: -kv[1])
-    domains_kept = Counter(urlsplit(m["url"]).hostname or "" for m in kept).most_common(15)
-    domains_dropped = Counter(urlsplit(m["url"]).hostname or "" for m in candidates
+    domains_kept = Counter(url_host(m["url"]) for m in kept).most_common(15)
+    domains_dropped = Counter(url_host(m["url"]) for m in candidates
                               if m["url"] not in kept_urls).most_common(15)
     charsets = Counter(f'{m.get("charset_declared") or "(none)"} → {m.get("charset")}' for m in candidates).most_common()
     rejects_html = rejects_section(funnel, {**read_rejects, **quality_rejects}, intermediates_found)

@@ -84,3 +84,12 @@ def test_funnel_balance():
     funnel = build_funnel(events)
     assert funnel["balanced"] and funnel["total"] == {"read": 6, "kept": 2, "dropped": {"x.y": 3}, "failed": {"r.z": 1}}
     assert not build_funnel(events[:-1])["balanced"]
+
+
+def test_malformed_urls_are_keys_not_errors():
+    from transforms.dedup import document_key, normalise_url, url_host
+
+    for url in ("http://[::1/x", "http://example.cn:99999/a", "http://example.cn:abc/a"):
+        assert normalise_url(url) == url and len(document_key(url)) == 24
+    assert url_host("http://[::1/x") == "(unparsable URL)" and url_host("http://Example.cn:8080/a") == "example.cn"
+    assert normalise_url("http://www.Example.cn:80/a?utm_source=x&b=1#top") == "//example.cn/a?b=1"

@@ -57,10 +57,15 @@ def test_throttling_is_retried_with_jittered_backoff_and_other_errors_are_not():
     assert is_retryable(ConnectionResetError("Connection reset by peer")) and not is_retryable(KeyError("x"))
 
 
-def test_a_step_that_raises_on_every_record_is_counted_not_fatal(tmp_path):
-    """An extractor that does not exist raises inside the chain for each candidate: the job finishes, and every
-    one of those records is a named failure."""
-    manifest = beam_runner.run(["--input", SAMPLE_GLOB, "--output", str(tmp_path), "--quiet",
-                                "--set", "extract.extractor=no-such-extractor"])
+def test_a_step_that_raises_on_every_record_is_counted_not_fatal(tmp_path, monkeypatch):
+    """An extractor that raises KeyError for each candidate (a bug no step foresaw): the job finishes, and every
+    one of those records is a named failure. (The in-process runner runs the patched function.)"""
+    import transforms.extract
+
+    def broken(html):
+        raise KeyError("broken extractor")
+
+    monkeypatch.setitem(transforms.extract.EXTRACTORS, "resiliparse", broken)
+    manifest = beam_runner.run(["--input", SAMPLE_GLOB, "--output", str(tmp_path), "--quiet", "--allow-empty"])
     funnel = manifest["funnel"]
     assert funnel["kept"] == 0 and funnel["failed"]["process.KeyError"] >= 10 and manifest["funnel_balanced"]

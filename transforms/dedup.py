@@ -19,17 +19,26 @@ def normalise_url(url: str) -> str:
     """Canonical form for URL dedup: lower-case scheme/host, no default port, fragment or tracking params."""
     try:
         parts = urlsplit(url.strip())
-    except ValueError:
+        port_number = parts.port  # raises on ":abc" or ":99999"
+    except ValueError:  # web content is hostile: an unparsable URL is its own key, never an error
         return url.strip()
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
     if host.startswith("www."):
         host = host[4:]
-    port = f":{parts.port}" if parts.port and str(parts.port) != DEFAULT_PORTS.get(scheme) else ""
+    port = f":{port_number}" if port_number and str(port_number) != DEFAULT_PORTS.get(scheme) else ""
     query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                              if not TRACKING_PARAMS.match(k)))
     path = parts.path or "/"
     return urlunsplit(("", host + port, path, query, ""))
+
+
+def url_host(url: str) -> str:
+    """The URL's host name, or "(unparsable URL)" for one that cannot be split (e.g. http://[::1/x)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return "(unparsable URL)"
 
 
 def stable_hash(text: str, n_bytes: int = 12) -> str:
