@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import posixpath
+import re
 import sys
 import tarfile
 from collections import defaultdict
@@ -56,17 +57,29 @@ def arrays_of(files: dict[str, bytes]) -> dict[str, np.ndarray]:
             for name in ARRAYS if f"{name}.npy" in files}
 
 
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Control characters (a hostile URL's terminal escape sequences) shown as \\xNN, never sent to the terminal."""
+    return CONTROL_RE.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
 def render(key: str, files: dict[str, bytes], vocab: Vocab | None, width: int = 16) -> str:
     """A sample for a person: provenance, scores, the text with word boundaries, pinyin under each character."""
     meta = json.loads(files["json"])
     text = files["txt"].decode("utf-8")
     arrays = arrays_of(files)
-    lines = [f"── {key}  {meta.get('url', '')}",
-             "   " + "  ".join(f"{k}={meta[k]}" for k in ("warc_file", "warc_offset", "fetch_time", "charset",
-                                                            "charset_declared", "lang", "lang_score", "script",
-                                                            "dedup_cluster_size") if k in meta)]
+    lines = [f"── {key}  {terminal_safe(meta.get('url', ''))}",
+             "   " + "  ".join(f"{k}={terminal_safe(str(meta[k]))}" for k in (
+                 "warc_file", "warc_offset", "fetch_time", "charset", "charset_declared", "lang", "lang_score", "script",
+                 "dedup_cluster_size") if k in meta)]
+    if "quality" in meta:
+        q = meta["quality"]
+        lines.append(f"   quality: tier={q['tier']}  P(spam)={q['spam']}  perplexity={q['perplexity']}")
     scores = meta.get("scores", {})
-    lines.append("   scores: " + "  ".join(f"{k}={v}" for k, v in sorted(scores.items()) if not isinstance(v, dict)))
+    lines.append("   scores: " + "  ".join(f"{k}={v}" for k, v in sorted(scores.items())
+                                        if not isinstance(v, (dict, list))))
     if vocab is None or "ids" not in arrays:
         return "\n".join(lines + [text])
     ids, pinyin, words = arrays["ids"], arrays["pinyin"], arrays["words"]

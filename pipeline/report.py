@@ -62,7 +62,7 @@ def tiers_section(manifest: dict, kept: list[dict]) -> str:
     tiers = manifest.get("quality", {}).get("tiers", {})
     rows = []
     for name in TIERS:
-        example = next((m for m in kept if m.get("quality_tier") == name), None)
+        example = next((m for m in kept if m.get("quality", {}).get("tier") == name), None)
         shown = (f'<code>{esc(example["url"])}</code> · perplexity {example.get("perplexity")} · '
                  f'P(spam) {example.get("quality_spam")}' if example else "")
         rows.append(f'<tr><td>{name}</td><td class="tier-count">{tiers.get(name, 0)}</td><td>{shown}</td></tr>')

@@ -78,7 +78,8 @@ def test_sample_fields_and_provenance(corpus):
             assert field in meta
         assert {"n_han", "han_ratio", "terminal_punct_lines", "dup_5gram", "badwords_per_1k", "quality_spam",
                 "perplexity", "line_perplexity", "spam_title_hits", "spam_sentences", "title_stuffing"} <= set(meta["scores"])
-        assert meta["quality_tier"] in ("head", "middle", "tail") and len(meta["scores"]["line_perplexity"]) >= 2
+        assert meta["quality"]["tier"] in ("head", "middle", "tail") and len(meta["scores"]["line_perplexity"]) >= 2
+        assert meta["quality"]["spam"] == meta["scores"]["quality_spam"] < 0.7
         assert text and "\n" in text and "责任编辑" not in text and "ICP备" not in text
     _, news, _ = by_url["http://news.example.cn/2026/0301/library.html"]
     assert news["exact_duplicates"] == 2

@@ -15,14 +15,17 @@ from transforms.types import Document
 SAFE_KEY_RE = re.compile(r"^[0-9a-f]{8,64}$")
 # Metadata fields that go into each sample's json, in this order (the rest of meta are scores, sorted after).
 PROVENANCE = ("url", "warc_file", "warc_offset", "warc_record_id", "fetch_time", "title", "charset",
-              "charset_declared", "charset_source", "lang", "lang_score", "script", "script_conversion", "quality_tier",
+              "charset_declared", "charset_source", "lang", "lang_score", "script", "script_conversion",
               "dedup_cluster_size", "exact_duplicates", "url_captures")
 
 
 def sample_json(doc: Document) -> dict:
     """The sample's json: provenance first, then every score, all from doc.meta."""
     out = {k: doc.meta[k] for k in PROVENANCE if k in doc.meta}
-    out["scores"] = {k: v for k, v in sorted(doc.meta.items()) if k not in out}
+    if "quality_tier" in doc.meta:  # the learned scores and the tier they give, where a user looks first
+        out["quality"] = {"tier": doc.meta["quality_tier"], "spam": doc.meta.get("quality_spam"),
+                          "perplexity": doc.meta.get("perplexity")}
+    out["scores"] = {k: v for k, v in sorted(doc.meta.items()) if k not in out and k != "quality_tier"}
     return out
 
 
