@@ -9,8 +9,6 @@ import re
 import time
 from typing import Callable, TypeVar
 
-from pipeline.work import read_bytes
-
 DEFAULT_LISTING = "s3://commoncrawl/crawl-data/{crawl}/warc.paths.gz"
 DEFAULT_PREFIX = "s3://commoncrawl/"
 CRAWL_RE = re.compile(r"^CC-MAIN-\d{4}-\d{2}$")
@@ -39,6 +37,8 @@ def expand_crawl(crawl: str, listing: str | None = None, prefix: str = DEFAULT_P
     """The WARC paths of a CommonCrawl crawl id, read from its warc.paths.gz (local or remote)."""
     if not CRAWL_RE.match(crawl):
         raise ValueError(f"not a CommonCrawl crawl id: {crawl!r} (expected CC-MAIN-YYYY-WW)")
+    from pipeline.work import read_bytes  # Beam's filesystems; imported here so the CLI can read the defaults cheaply
+
     data = retry(lambda: read_bytes((listing or DEFAULT_LISTING).format(crawl=crawl)))
     return select_paths(gzip.decompress(data).decode("utf-8").splitlines(), prefix, segments, max_files)
 

@@ -7,6 +7,7 @@ import sys
 import time
 
 import beam_runner
+from pipeline.driver import IngestProgress
 from conftest import ROOT, SAMPLE_GLOB
 from sample import make_sample
 from test_pipeline import output_bytes
@@ -77,7 +78,7 @@ def test_progress_reports_inputs_records_and_kept(corpus, caplog):
     from transforms.config import CorpusConfig
 
     paths = [i["path"] for i in manifest["inputs"]]
-    progress = beam_runner.IngestProgress(ingest_dir(str(out), CorpusConfig()), paths, every_s=0.05)
+    progress = IngestProgress(ingest_dir(str(out), CorpusConfig()), paths, every_s=0.05)
     beam_runner.LOG.addHandler(caplog.handler)
     beam_runner.LOG.setLevel("INFO")
     try:
