@@ -100,7 +100,7 @@ report: venv
 MODEL ?= models/ltp-cws
 ltp-model: venv
 	@test -n "$(TRAIN)" || { echo "usage: make ltp-model TRAIN=segmented.txt [MODEL=models/ltp-cws]"; exit 2; }
-	$(BIN)/python -c "from transforms.segment import train_perceptron; print(train_perceptron('$(TRAIN)', '$(MODEL)'))"
+	$(BIN)/python -m transforms.segment "$(TRAIN)" "$(MODEL)"
 
 # Rebuild the committed spam classifier and character LM from ../shared/data (deterministic: same bytes, same
 # sha256 as recorded in README.md); quality-eval scores them on the dev split (SPLIT=test once, at the end).

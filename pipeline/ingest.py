@@ -59,6 +59,10 @@ class ProcessWarc(beam.DoFn):
                     doc = self._outcome(item, funnel, rejects)
                     if doc is not None:
                         docs.append(doc)
+            if not funnel:  # nothing at all in the file: the input itself is counted, with its reason
+                funnel[("read", "")] += 1
+                funnel[("failed", "read.empty_file")] += 1
+                rejects["read.empty_file"] = ["read.empty_file", path, "", "0 records"]
         except Exception as exc:
             if is_retryable(exc):
                 raise

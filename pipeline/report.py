@@ -24,6 +24,13 @@ SAMPLES_SHOWN = 3
 esc = html.escape
 
 
+def link(url: str) -> str:
+    """A link only for http(s) URLs: a page's javascript: or data: URL is shown as text, never made clickable."""
+    if url.lower().startswith(("http://", "https://")):
+        return f'<a href="{esc(url)}" rel="noopener noreferrer">{esc(url)}</a>'
+    return f"<code>{esc(url)}</code>"
+
+
 def annotated_sample(key: str, files: dict[str, bytes], tokens: list[str]) -> str:
     """A kept document: provenance, then its first sentences with word boundaries and pinyin under each character."""
     meta = json.loads(files["json"])
@@ -33,7 +40,7 @@ def annotated_sample(key: str, files: dict[str, bytes], tokens: list[str]) -> st
     for i, tid in enumerate(ids):
         boundary = " wb" if i and words[i] != words[i - 1] else ""
         cells.append(f'<ruby class="t{boundary}">{esc(tokens[tid])}<rt>{esc(decode(pinyin[i]) or "")}</rt></ruby>')
-    return (f'<div class="sample"><div class="prov">{esc(key)} · <a href="{esc(meta["url"])}">{esc(meta["url"])}</a> · '
+    return (f'<div class="sample"><div class="prov">{esc(key)} · {link(meta["url"])} · '
             f'{esc(str(meta.get("charset")))} · lang {meta.get("lang_score")} · {esc(str(meta.get("script")))}</div>'
             f'<p class="ann">{"".join(cells)}</p></div>')
 

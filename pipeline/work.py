@@ -14,6 +14,8 @@ import gzip
 import hashlib
 import io
 import json
+import os
+import tempfile
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -58,13 +60,24 @@ def input_paths(folder: str, path: str) -> tuple[str, str]:
 
 
 def write_bytes(path: str, data: bytes) -> None:
-    """Atomically: a temporary name, then rename (an existing file is replaced)."""
-    tmp = path + ".tmp"
-    with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        f.write(data)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([tmp], [path])
+    """Atomically, also against a concurrent writer: locally a uniquely named temporary file, then os.replace;
+    on object stores one PUT (an object appears whole or not at all; there is no rename to race)."""
+    if "://" in path:
+        with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            f.write(data)
+        return
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def read_bytes(path: str) -> bytes:

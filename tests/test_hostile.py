@@ -26,3 +26,52 @@ def test_inspect_never_sends_a_pages_control_characters_to_the_terminal():
                                                           "scores": {"line_perplexity": [1.0]}}).encode()}
     shown = render("k", files, None)
     assert "\x1b" not in shown and "\x07" not in shown and "\\x1b[2J" in shown and "tier=head" in shown
+
+
+def test_concurrent_writers_never_leave_a_torn_file(tmp_path):
+    import threading
+
+    from pipeline.work import write_bytes
+
+    path = str(tmp_path / "out" / "manifest.json")
+    contents = [bytes([65 + i]) * (200_000 + i) for i in range(4)]
+
+    def writer(data):
+        for _ in range(25):
+            write_bytes(path, data)
+
+    threads = [threading.Thread(target=writer, args=(c,)) for c in contents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert open(path, "rb").read() in contents  # whole, one writer's
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json"]  # no temporary left
+
+
+def test_wrapped_uris_lose_their_wrapper_but_urls_keep_their_angle_brackets():
+    import io
+
+    from transforms.config import ReadConfig
+    from transforms.types import Record
+    from transforms.warc import iter_warc
+
+    page = make_sample.page("标题", T.LIBRARY_NEWS).encode("utf-8")
+    data = b"".join(make_sample.gzip_member(make_sample.response(u, "2026-03-01T00:00:00Z", page, "text/html"))
+                    for u in ("<http://a.example.cn/x>", "http://b.example.cn/q?a=<b>"))
+    urls = [r.url for r in iter_warc(io.BytesIO(data), "t.warc.gz", ReadConfig()) if isinstance(r, Record)]
+    assert urls == ["http://a.example.cn/x", "http://b.example.cn/q?a=<b>"]
+
+
+def test_an_empty_input_is_counted_with_its_reason(tmp_path):
+    (tmp_path / "empty.warc.gz").write_bytes(b"")
+    manifest = beam_runner.run(["--input", str(tmp_path / "empty.warc.gz"), "--output", str(tmp_path / "out"),
+                                "--quiet", "--allow-empty"])
+    assert manifest["funnel"]["failed"] == {"read.empty_file": 1} and manifest["funnel_balanced"]
+
+
+def test_report_links_only_web_urls():
+    from pipeline.report import link
+
+    assert link("javascript:alert(1)") == "<code>javascript:alert(1)</code>"
+    assert link("https://a.example.cn/x?a=1&b=2").startswith('<a href="https://a.example.cn/x?a=1&amp;b=2"')

@@ -190,3 +190,13 @@ def train_perceptron(train_file: str, out_dir: str, epochs: int = 5) -> str:
     with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as f:
         json.dump({"nerual": False, "tasks": {"cws": "cws_model.bin"}}, f)
     return out_dir
+
+
+if __name__ == "__main__":  # make ltp-model: the paths arrive as arguments, never pasted into code
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Train an LTP perceptron segmenter from segmented text.")
+    parser.add_argument("train", help="one sentence per line, words separated by spaces")
+    parser.add_argument("model", help="output folder")
+    cli = parser.parse_args()
+    print(train_perceptron(cli.train, cli.model))

@@ -134,7 +134,9 @@ def _looks_like_html(payload: bytes) -> bool:
 
 def record_from_warc(rec, warc_file: str, offset: int, cfg: ReadConfig) -> Record | Skipped:
     """Turn one warcio record into a candidate Record or a Skipped with its reason."""
-    url = (rec.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
+    url = (rec.rec_headers.get_header("WARC-Target-URI") or "").strip()
+    if url.startswith("<") and url.endswith(">"):  # WARC 1.0 writers (wget) wrap the URI; a URL's own <> stay
+        url = url[1:-1]
     if rec.rec_type != "response":
         return Skipped(warc_file, offset, "not_response", url)
     if rec.http_headers is None:
