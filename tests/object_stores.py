@@ -31,13 +31,21 @@ def wait_for_port(port: int, timeout_s: float = 30.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
+def _die_with_parent() -> None:
+    """In the child: the kernel ends it when the test process dies, even killed (no server outlives a run)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class MotoServer:
     """moto's S3-compatible server in a child process."""
 
     def __init__(self):
         self.port = free_port()
         self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         wait_for_port(self.port)
         self.endpoint = f"http://127.0.0.1:{self.port}"
 

@@ -31,7 +31,8 @@ class DecodeConfig:
 class ExtractConfig:
     extractor: str = "resiliparse"  # or "trafilatura" (more accurate, ~30x slower)
     max_html_chars: int = 2_000_000
-    timeout_s: float = 10.0  # trafilatura only: resiliparse is linear-time C++ on a bounded input
+    timeout_s: float = 10.0  # trafilatura only (main thread); resiliparse is bounded by max_depth instead
+    max_depth: int = 256  # deeper element nesting (main-content extraction is quadratic in it) → tags flattened
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ CHOICES = {"extract.extractor": {"resiliparse", "trafilatura"}, "clean.convert_s
 BOUNDS = {"dedup.lsh_bands": (1, None), "dedup.minhash_perms": (1, None), "dedup.shingle_chars": (1, None),
           "dedup.tree_fanout": (2, None), "dedup.max_rounds": (1, None), "dedup.rounds_per_pipeline": (1, None),
           "shards.target_bytes": (1, None), "annotate.vocab_size": (6, None), "read.max_record_bytes": (1, None),
-          "read.max_member_bytes": (1, None), "extract.max_html_chars": (1, None), "extract.timeout_s": (0.001, None),
+          "read.max_member_bytes": (1, None), "extract.max_html_chars": (1, None), "extract.max_depth": (8, None), "extract.timeout_s": (0.001, None),
           "thresholds.max_perplexity": (0, None), "thresholds.tier_head_max_perplexity": (0, None),
           "thresholds.tier_middle_max_perplexity": (0, None), "thresholds.max_spam_title_hits": (0, None),
           "thresholds.max_spam_sentences": (0, None), "thresholds.max_title_stuffing": (0, None),
