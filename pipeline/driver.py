@@ -90,31 +90,32 @@ class IngestProgress(threading.Thread):
     """Logs, every few seconds, how many inputs are done, records read per second and candidates so far (it reads
     the funnel files finished inputs leave, so it works on any runner whose storage the driver reaches)."""
 
-    def __init__(self, folder: str, paths: list[str], every_s: float = 5.0):
+    def __init__(self, folder: str, sources: list[dict], every_s: float = 5.0):
         super().__init__(daemon=True)
-        self.folder, self.paths, self.every_s = folder, paths, every_s
+        self.folder, self.sources, self.every_s = folder, sources, every_s
         self.stop = threading.Event()
         self.started = time.time()
 
     def run(self):
         seen: dict[str, tuple[int, int]] = {}
         while not self.stop.wait(self.every_s):
-            for p in self.paths:
-                if p not in seen and completed(self.folder, p):
-                    events = read_json(input_paths(self.folder, p)[1])["events"]
+            for source in self.sources:
+                p = source["path"]
+                if p not in seen and completed(self.folder, source):
+                    events = read_json(input_paths(self.folder, source)[1])["events"]
                     read = sum(n for o, _, n in events if o == "read")
                     dropped_or_failed = sum(n for o, _, n in events if o in ("dropped", "failed"))
                     seen[p] = (read, read - dropped_or_failed)
             records = sum(r for r, _ in seen.values())
             elapsed = time.time() - self.started
             LOG.info("  ingest: %d/%d inputs done, %d records read (%.0f/s), %d kept so far (before dedup)",
-                            len(seen), len(self.paths), records, records / elapsed, sum(c for _, c in seen.values()))
+                            len(seen), len(self.sources), records, records / elapsed, sum(c for _, c in seen.values()))
 
 
 def funnel_events(ingest_folder: str, global_folder: str, inputs: list[dict]):
     """((input, outcome, reason), n) from every phase's funnel files."""
     for i in inputs:
-        for outcome, reason, n in read_json(input_paths(ingest_folder, i["path"])[1])["events"]:
+        for outcome, reason, n in read_json(input_paths(ingest_folder, i)[1])["events"]:
             yield (i["path"], outcome, reason), n
     for name in FUNNEL_FILES:
         for path, outcome, reason, n in read_json(FileSystems.join(global_folder, name)):
@@ -151,9 +152,10 @@ def _run(args: argparse.Namespace, config: CorpusConfig, options: PipelineOption
     except FileNotFoundError as exc:
         raise SystemExit(str(exc)) from None
     started = time.time()
-    idir, gdir = ingest_dir(args.output, config), global_dir(args.output, config, [i["path"] for i in inputs])
+    idir = ingest_dir(args.output, config)
+    gdir = global_dir(args.output, config, [f"{i['path']} {i['size']} {i['modified']:.6f}" for i in inputs])
 
-    pending = [i["path"] for i in inputs if not completed(idir, i["path"])]
+    pending = [i for i in inputs if not completed(idir, i)]
     say("[1/3] ingest: %d inputs, %d already done", len(inputs), len(inputs) - len(pending))
     if pending:
         progress = None if args.quiet else IngestProgress(idir, pending)
@@ -164,13 +166,13 @@ def _run(args: argparse.Namespace, config: CorpusConfig, options: PipelineOption
         finally:
             if progress:
                 progress.stop.set()
-    missing = [p for p in pending if not completed(idir, p)]
+    missing = [i["path"] for i in pending if not completed(idir, i)]
     if missing:
         raise RuntimeError(f"{len(missing)} inputs have no intermediate after the ingest phase: {missing[:3]}")
 
     say("[2/3] dedup and counts (%.0fs)", time.time() - started)
     n_buckets = max(1, min(MAX_BUCKETS, len(inputs)))
-    graph = run_global(options, [input_paths(idir, i["path"])[0] for i in inputs], config, gdir, n_buckets)
+    graph = run_global(options, [input_paths(idir, i)[0] for i in inputs], config, gdir, n_buckets)
     say("      near-duplicate graph: %(nodes)d documents, %(edges)d edges, largest degree %(max_degree)d, "
         "%(rounds)d rounds", graph)
     vocab_info = choose_vocab(read_json(FileSystems.join(gdir, "counts.json")), config)
@@ -184,7 +186,8 @@ def _run(args: argparse.Namespace, config: CorpusConfig, options: PipelineOption
     run_pipeline(options, build_shards, [b["path"] for b in buckets], config, args.output, gdir,
                  vocab_info["tokens"], n_shards)
 
-    manifest = manifest_dict(config, inputs, read_json(FileSystems.join(gdir, "shards.json")),
+    # The manifest names inputs by path and size: their modification times differ between copies of the same files
+    manifest = manifest_dict(config, [{"path": i["path"], "size": i["size"]} for i in inputs], read_json(FileSystems.join(gdir, "shards.json")),
                              funnel_events(idir, gdir, inputs), {**provenance(config), **assets,
                              "near_duplicate_graph": graph})
     write_json(FileSystems.join(args.output, "manifest.json"), manifest)

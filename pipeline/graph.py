@@ -25,7 +25,7 @@ from pipeline.dedup import apply_components, exact_dedup, line_dedup, near_dupli
 from pipeline.funnel import split
 from pipeline.ingest import Decide, ingest
 from pipeline.parts import WriteParts, read_files
-from pipeline.work import all_exist, docs_bytes, read_docs, read_json, write_json
+from pipeline.work import all_exist, docs_bytes, input_source, read_docs, read_json, write_json
 from pipeline.write import WriteShard, estimated_sample_bytes, shard_of
 from transforms.chain import model_paths
 from transforms.config import CorpusConfig
@@ -38,14 +38,15 @@ PACKAGES = ("apache-beam", "warcio", "resiliparse", "fasttext-numpy2", "fast-lan
 
 
 def list_inputs(patterns: list[str]) -> list[dict]:
-    """Every file matching the patterns (local, gs://, s3://), sorted, with its size; error if none."""
-    found: dict[str, int] = {}
+    """Every file matching the patterns (local, gs://, s3://), sorted: {path, size, modified} (modification time
+    in seconds, as the filesystem reports it: what, with the size, tells a rewritten input from the old one)."""
+    found: dict[str, dict] = {}
     for result in FileSystems.match(list(patterns)):
         for meta in result.metadata_list:
-            found[meta.path] = meta.size_in_bytes
+            found[meta.path] = input_source(meta)
     if not found:
         raise FileNotFoundError(f"no input matches {patterns}")
-    return [{"path": p, "size": found[p]} for p in sorted(found)]
+    return [found[p] for p in sorted(found)]
 
 
 def _version(name: str) -> str:
@@ -91,9 +92,9 @@ def join_leaves(*written):
     return written | "AllWritten" >> beam.Flatten() | "Done" >> beam.combiners.Count.Globally()
 
 
-def build_ingest(pipeline, paths: list[str], config: CorpusConfig, folder: str):
-    """Phase 1."""
-    return join_leaves(ingest(pipeline | "Inputs" >> beam.Create(paths), config, folder))
+def build_ingest(pipeline, sources: list[dict], config: CorpusConfig, folder: str):
+    """Phase 1, over list_inputs' entries."""
+    return join_leaves(ingest(pipeline | "Inputs" >> beam.Create(sources), config, folder))
 
 
 def _bucket_entry(docs: list) -> dict:

@@ -37,10 +37,11 @@ class ProcessWarc(beam.DoFn):
         logging.getLogger("warcio").setLevel(logging.ERROR)
         self.chain = DocumentChain.load(self.config)
 
-    def process(self, path: str):
+    def process(self, source: dict):
         # Throttling or a dropped connection restarts the whole input (nothing is written before its end).
+        path = source["path"]
         docs, funnel, rejects = retry(lambda: self._read(path))
-        docs_file, funnel_file = input_paths(self.folder, path)
+        docs_file, funnel_file = input_paths(self.folder, source)
         write_bytes(docs_file, docs_bytes(sorted(docs, key=lambda d: (d.key, d.meta["warc_offset"]))))
         write_json(funnel_file, {"path": path, "events": sorted([o, r, n] for (o, r), n in funnel.items()),
                                  "rejects": [rejects[r] for r in sorted(rejects)]})
@@ -97,9 +98,9 @@ class ProcessWarc(beam.DoFn):
         return None
 
 
-def ingest(paths, config: CorpusConfig, folder: str):
-    """Phase 1 graph: paths → per-input intermediates (returns the processed paths)."""
-    return paths | "ShuffleInputs" >> beam.Reshuffle() | "ProcessWarc" >> beam.ParDo(ProcessWarc(config, folder))
+def ingest(sources, config: CorpusConfig, folder: str):
+    """Phase 1 graph: inputs ({path, size, modified}) → per-input intermediates (returns the processed paths)."""
+    return sources | "ShuffleInputs" >> beam.Reshuffle() | "ProcessWarc" >> beam.ParDo(ProcessWarc(config, folder))
 
 
 class Decide(beam.DoFn):

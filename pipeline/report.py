@@ -11,7 +11,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.inspect import arrays_of, iter_samples, load_vocab
 from pipeline.report_charts import bars, glyph_sheet, histogram, thresholds_of
-from pipeline.work import ingest_dir, input_paths, read_bytes, read_docs, read_json, write_bytes
+from pipeline.work import ingest_dir, input_paths, input_source, read_bytes, read_docs, read_json, write_bytes
 from transforms.config import CorpusConfig
 from transforms.decide import TIERS, failed_rule
 from transforms.dedup import url_host
@@ -64,6 +64,16 @@ def rejects_section(funnel: dict, examples: dict[str, list], intermediates_found
     return "".join(parts)
 
 
+def current_input(entry: dict) -> dict | None:
+    """The input as its storage lists it now, if it still is the one the manifest names (same size)."""
+    try:
+        found = FileSystems.match([entry["path"]])[0].metadata_list
+    except Exception:  # deleted, unreachable: nothing to show from it
+        return None
+    meta = next((m for m in found if m.path == entry["path"] and m.size_in_bytes == entry["size"]), None)
+    return None if meta is None else input_source(meta)
+
+
 def tiers_section(manifest: dict, kept: list[dict]) -> str:
     """Kept documents per perplexity tier (head / middle / tail), with one example of each."""
     tiers = manifest.get("quality", {}).get("tiers", {})
@@ -95,7 +105,10 @@ def build_report(folder: str) -> str:
     idir = ingest_dir(folder, config)
     intermediates_found = False
     for entry in manifest["inputs"]:
-        docs_file, funnel_file = input_paths(idir, entry["path"])
+        source = current_input(entry)
+        if source is None:  # gone or rewritten since the run: its intermediates are not this corpus's
+            continue
+        docs_file, funnel_file = input_paths(idir, source)
         intermediates_found |= FileSystems.exists(funnel_file)
         if FileSystems.exists(funnel_file):
             for reason, url, ctype, head in read_json(funnel_file).get("rejects", []):

@@ -48,14 +48,22 @@ def all_exist(folder: str, names) -> bool:
     return all(FileSystems.exists(FileSystems.join(folder, name)) for name in names)
 
 
-def input_id(path: str) -> str:
-    """A file-name-safe id for an input path (never built from the path's characters)."""
-    return hashlib.blake2b(path.encode("utf-8"), digest_size=10).hexdigest()
+def input_source(meta) -> dict:
+    """An input as the job identifies it, from Beam's FileMetadata: {path, size, modified (seconds)}."""
+    return {"path": meta.path, "size": meta.size_in_bytes, "modified": float(meta.last_updated_in_seconds or 0.0)}
 
 
-def input_paths(folder: str, path: str) -> tuple[str, str]:
-    """(documents file, funnel file) of one input."""
-    base = FileSystems.join(folder, input_id(path))
+def input_id(source: dict) -> str:
+    """A file-name-safe id for an input: its path, size and modification time (an input rewritten under the same
+    path is a new input, never matched with the intermediates of the old one); never built from the path's
+    characters."""
+    key = f"{source['path']}\x00{source['size']}\x00{source.get('modified', 0):.6f}"
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=10).hexdigest()
+
+
+def input_paths(folder: str, source: dict) -> tuple[str, str]:
+    """(documents file, funnel file) of one input ({path, size, modified}, as list_inputs gives it)."""
+    base = FileSystems.join(folder, input_id(source))
     return base + ".docs.jsonl.gz", base + ".funnel.json"
 
 
@@ -126,9 +134,9 @@ def read_docs(path: str) -> list[Document]:
     return [doc_from_json(json.loads(line)) for line in read_gzip_lines(path)]
 
 
-def completed(folder: str, path: str) -> bool:
+def completed(folder: str, source: dict) -> bool:
     """An input is complete when its funnel file exists (written after its documents)."""
-    return FileSystems.exists(input_paths(folder, path)[1])
+    return FileSystems.exists(input_paths(folder, source)[1])
 
 
 def clear(pattern: str) -> None:

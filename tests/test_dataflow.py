@@ -26,7 +26,7 @@ def dry_run(build, *args):
 @pytest.mark.parametrize("name", ["ingest", "candidates", "rounds", "global", "shards"])
 def test_each_graph_validates_for_dataflow(name):
     config = CorpusConfig()
-    inputs = [f"gs://bucket/warc/part-{i}.warc.gz" for i in range(3)]
+    inputs = [{"path": f"gs://bucket/warc/part-{i}.warc.gz", "size": 1000, "modified": 0.0} for i in range(3)]
     work = f"{OUT}/_work/global-x"
     builds = {
         "ingest": (build_ingest, inputs, config, f"{OUT}/_work/ingest-x"),

@@ -95,3 +95,26 @@ def test_deeply_nested_html_is_flattened_not_a_stall(tmp_path):
         '</div>\n<div class="footer">', "</span>" * 3000 + '</div>\n<div class="footer">')
     assert T.LIBRARY_NEWS[1] in extract(closed, ExtractConfig())[0]
     assert extract(page, ExtractConfig()) == extract(page, ExtractConfig(max_depth=10_000))  # ordinary pages: as before
+
+
+def test_an_input_rewritten_under_the_same_path_is_read_again(tmp_path):
+    """Identity is path + size + modification time: stale intermediates of the old file are never reused."""
+    import os
+
+    date = "2026-03-01T00:00:00Z"
+    warc = tmp_path / "in.warc.gz"
+
+    def write(paragraphs, url):
+        body = make_sample.page("标题", paragraphs).encode("utf-8")
+        warc.write_bytes(make_sample.gzip_member(make_sample.response(url, date, body, "text/html; charset=utf-8")))
+
+    write(T.LIBRARY_NEWS, "http://a.example.cn/library")
+    args = ["--input", str(warc), "--output", str(tmp_path / "out"), "--quiet"]
+    first = beam_runner.run(args)
+    write(T.DUMPLING_ESSAY, "http://b.example.cn/dumplings")
+    os.utime(warc, (1_900_000_000, 1_900_000_000))  # a later time, whatever the clock's resolution
+    second = beam_runner.run(args)
+    assert first["funnel"]["kept"] == second["funnel"]["kept"] == 1
+    assert second["inputs"][0]["size"] == warc.stat().st_size
+    shard = (tmp_path / "out" / second["shards"][0]["name"]).read_bytes()
+    assert "b.example.cn/dumplings".encode() in shard and b"a.example.cn/library" not in shard

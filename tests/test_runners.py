@@ -77,8 +77,10 @@ def test_progress_reports_inputs_records_and_kept(corpus, caplog):
     from pipeline.work import ingest_dir
     from transforms.config import CorpusConfig
 
-    paths = [i["path"] for i in manifest["inputs"]]
-    progress = IngestProgress(ingest_dir(str(out), CorpusConfig()), paths, every_s=0.05)
+    from pipeline.graph import list_inputs
+
+    sources = list_inputs([i["path"] for i in manifest["inputs"]])
+    progress = IngestProgress(ingest_dir(str(out), CorpusConfig()), sources, every_s=0.05)
     beam_runner.LOG.addHandler(caplog.handler)
     beam_runner.LOG.setLevel("INFO")
     try:
