@@ -65,10 +65,11 @@ def test_non_candidates_are_skipped_with_reasons():
                             "Skipped:empty_payload", "Skipped:record_too_large", "Record:"]
 
 
-def test_oversize_member_is_a_failure_not_a_crash():
+def test_oversize_member_is_one_counted_drop_in_both_formats():
     rec = response("http://a.example.cn/1", "2026-01-01T00:00:00Z", b"<html>" + b"x" * 100_000, "text/html")
-    items = list(iter_warc(warc_stream(rec, rec), "x.warc.gz", ReadConfig(max_member_bytes=50_000)))
-    assert kinds(items) == ["ReadFailure:member_too_large"] * 2
+    cfg = ReadConfig(max_member_bytes=50_000, max_record_bytes=50_000)
+    assert kinds(iter_warc(warc_stream(rec, rec), "x.warc.gz", cfg)) == ["Skipped:record_too_large"] * 2
+    assert kinds(iter_warc(warc_stream(rec, rec, gzip=False), "x.warc", cfg)) == ["Skipped:record_too_large"] * 2
 
 
 def test_plain_warc_offsets():

@@ -86,8 +86,10 @@ def _inflate_member(stream: BinaryIO, offset: int, cap: int) -> tuple[bytes | No
     return (b"".join(pieces) if size <= cap else None), length, ""
 
 
-def iter_gzip_members(stream: BinaryIO, warc_file: str, cap: int) -> Iterator[tuple[int, bytes] | ReadFailure]:
-    """Yield (offset, decompressed bytes) per member, or a ReadFailure per damaged region / oversize member."""
+def iter_gzip_members(stream: BinaryIO, warc_file: str,
+                      cap: int) -> Iterator[tuple[int, bytes] | ReadFailure | Skipped]:
+    """Yield (offset, decompressed bytes) per member, a ReadFailure per damaged region, a Skipped per oversize
+    member."""
     offset = 0
     while True:
         stream.seek(offset)
@@ -109,8 +111,8 @@ def iter_gzip_members(stream: BinaryIO, warc_file: str, cap: int) -> Iterator[tu
                 return
             offset = nxt
             continue
-        if data is None:
-            yield ReadFailure(warc_file, offset, "member_too_large")
+        if data is None:  # the same drop, under the same name, as an oversize record of an uncompressed .warc
+            yield Skipped(warc_file, offset, "record_too_large")
         else:
             yield offset, data
         offset += length
@@ -196,7 +198,7 @@ def iter_warc(stream: BinaryIO, warc_file: str, cfg: ReadConfig) -> Iterator[Rea
         yield from _records_in(stream, warc_file, None, cfg)
         return
     for item in iter_gzip_members(stream, warc_file, cfg.max_member_bytes):
-        if isinstance(item, ReadFailure):
+        if isinstance(item, (ReadFailure, Skipped)):
             yield item
         else:
             offset, data = item
