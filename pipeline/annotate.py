@@ -79,5 +79,5 @@ class Annotate(beam.DoFn):
         try:
             yield doc, annotate(doc.text, doc.words, self.vocab, self.pinyin)
         except Exception as exc:  # counted, never fatal
-            logging.warning("annotation of %s failed: %r", doc.url, exc)
+            logging.warning("annotation of %s failed: %s", doc.url, repr(exc))
             yield event(doc.warc_file, "failed", f"annotate.{type(exc).__name__}")

@@ -67,7 +67,7 @@ class ProcessWarc(beam.DoFn):
         except Exception as exc:
             if is_retryable(exc):
                 raise
-            logging.warning("cannot read %s: %r", path, exc)  # opened or read no further: one failure, named
+            logging.warning("cannot read %s: %s", path, repr(exc))  # opened or read no further: one failure, named
             funnel[("read", "")] += 1
             funnel[("failed", f"read.io_{type(exc).__name__}")] += 1
             rejects.setdefault(f"read.io_{type(exc).__name__}", [f"read.io_{type(exc).__name__}", path, "",
@@ -91,7 +91,8 @@ class ProcessWarc(beam.DoFn):
                 rejects.setdefault(rejected.label, [rejected.label, item.url[:300], item.content_type,
                                                          item.payload[:160].decode("utf-8", "replace")])
             except Exception as exc:  # a bug or a hostile input no step foresaw: counted, never fatal
-                logging.warning("record %s@%s failed: %r", item.warc_file, item.warc_offset, exc)
+                # repr, not the exception: a log record kept by a handler must not keep the failed step's frames
+                logging.warning("record %s@%s failed: %s", item.warc_file, item.warc_offset, repr(exc))
                 label = f"process.{type(exc).__name__}"
                 funnel[("failed", label)] += 1
                 rejects.setdefault(label, [label, item.url[:300], item.content_type, repr(exc)[:160]])

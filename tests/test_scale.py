@@ -62,7 +62,7 @@ def test_a_step_that_raises_on_every_record_is_counted_not_fatal(tmp_path, monke
     one of those records is a named failure. (The in-process runner runs the patched function.)"""
     import transforms.extract
 
-    def broken(html, tree):
+    def broken(html, max_depth):
         raise KeyError("broken extractor")
 
     monkeypatch.setitem(transforms.extract.EXTRACTORS, "resiliparse", broken)

@@ -34,6 +34,9 @@ def too_deep(tree: HTMLTree, cap: int) -> bool:
     return tree.document.query_selector(_deeper_than(cap)) is not None
 
 
+
+
+
 def flattened_text(html: str) -> str:
     """The cheap path for hostile nesting: scripts and styles out, block tags as line breaks, other tags out."""
     import html as html_lib
@@ -76,7 +79,12 @@ def _deadline(seconds: float):
 MIN_MAIN_CONTENT_HAN = 50
 
 
-def _resiliparse(html: str, tree: HTMLTree) -> tuple[str, str]:
+def _resiliparse(html: str, max_depth: int) -> tuple[str, str] | None:
+    # The tree lives in this frame only, which raises nothing of its own: Resiliparse trees must be freed on the
+    # thread that made them, and one kept alive by a traceback or a log record is freed wherever the GC runs.
+    tree = HTMLTree.parse(html)
+    if too_deep(tree, max_depth):
+        return None
     title = tree.title or ""
     options = dict(alt_texts=False, links=False, list_bullets=False, form_fields=False, noscript=False)
     body = extract_plain_text(tree, main_content=True, **options)
@@ -87,23 +95,30 @@ def _resiliparse(html: str, tree: HTMLTree) -> tuple[str, str]:
     return body, title
 
 
-def _trafilatura(html: str, tree: HTMLTree) -> tuple[str, str]:
+def _trafilatura(html: str, max_depth: int) -> tuple[str, str] | None:
     import trafilatura  # optional: only when selected
 
+    if too_deep(HTMLTree.parse(html), max_depth):
+        return None
     body = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True) or ""
     m = TITLE_RE.search(html[:20000])
     return body, (m.group(1).strip() if m else "")
 
 
-EXTRACTORS = {"resiliparse": _resiliparse, "trafilatura": _trafilatura}  # (html, its parsed tree) → (text, title)
+# (html, max depth) → (text, title), or None for a page nested too deep to extract in bounded time
+EXTRACTORS = {"resiliparse": _resiliparse, "trafilatura": _trafilatura}
 
 
 def extract(html: str, cfg: ExtractConfig) -> tuple[str, str]:
     """(main text with paragraph breaks, page title); raises Rejected('extract', …) on guard or empty result."""
     if len(html) > cfg.max_html_chars:
         raise Rejected("extract", "html_too_large")
-    tree = HTMLTree.parse(html)  # linear time; what is quadratic in the nesting is main-content extraction
-    if too_deep(tree, cfg.max_depth):
+    try:
+        with _deadline(cfg.timeout_s if cfg.extractor != "resiliparse" else 0) as expired:
+            extracted = EXTRACTORS[cfg.extractor](html, cfg.max_depth)
+    except TimeoutError:
+        raise Rejected("extract", "timeout") from None
+    if extracted is None:
         # Main-content extraction would take time quadratic in the depth (a 1 MB page of unclosed <div>s: minutes):
         # the text is taken from the flattened markup instead, and the page goes on to be judged like any other.
         title = TITLE_RE.search(html)
@@ -111,11 +126,7 @@ def extract(html: str, cfg: ExtractConfig) -> tuple[str, str]:
         if not text:
             raise Rejected("extract", "too_deep")
         return text, INLINE_SPACE_RE.sub(" ", title.group(1) if title else "").strip()[:500]
-    try:
-        with _deadline(cfg.timeout_s if cfg.extractor != "resiliparse" else 0) as expired:
-            body, title = EXTRACTORS[cfg.extractor](html, tree)
-    except TimeoutError:
-        raise Rejected("extract", "timeout") from None
+    body, title = extracted
     if expired[0]:
         raise Rejected("extract", "timeout")
     text = normalise_paragraphs(body)
