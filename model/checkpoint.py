@@ -9,12 +9,12 @@ import shutil
 
 import numpy as np
 import torch
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from safetensors.torch import load_file, save_file
 
 from model.config import ChineseBertConfig
 from model.modeling import ChineseBertForMaskedLM
+from pipeline.work import read_bytes
 
 ASSETS = ("vocab.txt", "glyphs.npy", "pinyin_default.npy", "pinyin_alphabet.json")
 TIED = ("cls.predictions.decoder.weight", "cls.predictions.decoder.bias")  # copies of word embeddings / bias
@@ -40,9 +40,8 @@ def save_model(model: torch.nn.Module, folder: str, assets_from: str) -> None:
         if "://" not in src and os.path.abspath(src) == os.path.abspath(os.path.join(folder, name)):
             continue
         if FileSystems.exists(src):
-            with FileSystems.open(src, compression_type=CompressionTypes.UNCOMPRESSED) as f_in, \
-                    open(os.path.join(folder, name), "wb") as f_out:
-                shutil.copyfileobj(f_in, f_out)
+            with open(os.path.join(folder, name), "wb") as f:
+                f.write(read_bytes(src))
 
 
 def load_state(model: ChineseBertForMaskedLM, state: dict[str, torch.Tensor]) -> None:

@@ -12,12 +12,13 @@ from typing import Iterator
 import numpy as np
 import torch
 import webdataset as wds
-from webdataset.gopen import gopen_schemes
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from torch.utils.data import IterableDataset, get_worker_info
+from webdataset.gopen import gopen_schemes
 
 from model.masking import IGNORE, MaskingConfig, SpecialIds, mask_sequence
+from pipeline.work import read_bytes
 
 
 @dataclass
@@ -32,14 +33,12 @@ class CorpusAssets:
     @classmethod
     def load(cls, corpus: str) -> "CorpusAssets":
         """A corpus folder: local, or on any Beam filesystem (s3://, gs://: the shards are streamed from it)."""
-        tokens = [line for line in _read(corpus, "vocab.txt").decode("utf-8").split("\n") if line]
-        shards = [FileSystems.join(corpus, s["name"]) for s in json.loads(_read(corpus, "manifest.json"))["shards"]]
-        return cls(tokens, _npy(_read(corpus, "glyphs.npy")), _npy(_read(corpus, "pinyin_default.npy")), shards)
+        def read(name: str) -> bytes:
+            return read_bytes(FileSystems.join(corpus, name))
 
-
-def _read(folder: str, name: str) -> bytes:
-    with FileSystems.open(FileSystems.join(folder, name), compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return f.read()
+        tokens = [line for line in read("vocab.txt").decode("utf-8").split("\n") if line]
+        shards = [FileSystems.join(corpus, s["name"]) for s in json.loads(read("manifest.json"))["shards"]]
+        return cls(tokens, _npy(read("glyphs.npy")), _npy(read("pinyin_default.npy")), shards)
 
 
 def _open_with_beam(url: str, mode: str = "rb", bufsize: int = 8192, **kw):

@@ -19,7 +19,7 @@ from pipeline.annotate import choose_vocab, write_assets
 from pipeline.crawl import expand_crawl
 from pipeline.graph import FUNNEL_FILES, build_ingest, build_shards, list_inputs, provenance, run_global, run_pipeline
 from pipeline.report import write_report
-from pipeline.work import clear, completed, global_dir, ingest_dir, input_paths, read_json, write_json
+from pipeline.work import clear, completed, global_dir, ingest_dir, input_id, input_paths, read_json, write_json
 from pipeline.write import SHARDS_DIR, manifest_dict
 from transforms.config import CorpusConfig
 
@@ -153,7 +153,7 @@ def _run(args: argparse.Namespace, config: CorpusConfig, options: PipelineOption
         raise SystemExit(str(exc)) from None
     started = time.time()
     idir = ingest_dir(args.output, config)
-    gdir = global_dir(args.output, config, [f"{i['path']} {i['size']} {i['modified']:.6f}" for i in inputs])
+    gdir = global_dir(args.output, config, [input_id(i) for i in inputs])
 
     pending = [i for i in inputs if not completed(idir, i)]
     say("[1/3] ingest: %d inputs, %d already done", len(inputs), len(inputs) - len(pending))
@@ -187,7 +187,8 @@ def _run(args: argparse.Namespace, config: CorpusConfig, options: PipelineOption
                  vocab_info["tokens"], n_shards)
 
     # The manifest names inputs by path and size: their modification times differ between copies of the same files
-    manifest = manifest_dict(config, [{"path": i["path"], "size": i["size"]} for i in inputs], read_json(FileSystems.join(gdir, "shards.json")),
+    named = [{"path": i["path"], "size": i["size"]} for i in inputs]
+    manifest = manifest_dict(config, named, read_json(FileSystems.join(gdir, "shards.json")),
                              funnel_events(idir, gdir, inputs), {**provenance(config), **assets,
                              "near_duplicate_graph": graph})
     write_json(FileSystems.join(args.output, "manifest.json"), manifest)

@@ -62,41 +62,41 @@ class ProcessWarc(beam.DoFn):
                         docs.append(doc)
             if not funnel:  # nothing at all in the file: the input itself is counted, with its reason
                 funnel[("read", "")] += 1
-                funnel[("failed", "read.empty_file")] += 1
-                rejects["read.empty_file"] = ["read.empty_file", path, "", "0 records"]
+                _count(funnel, rejects, "failed", "read.empty_file", path, detail="0 records")
         except Exception as exc:
             if is_retryable(exc):
                 raise
             logging.warning("cannot read %s: %s", path, repr(exc))  # opened or read no further: one failure, named
             funnel[("read", "")] += 1
-            funnel[("failed", f"read.io_{type(exc).__name__}")] += 1
-            rejects.setdefault(f"read.io_{type(exc).__name__}", [f"read.io_{type(exc).__name__}", path, "",
-                                                                 repr(exc)[:160]])
+            _count(funnel, rejects, "failed", f"read.io_{type(exc).__name__}", path, detail=repr(exc))
         return docs, funnel, rejects
 
     def _outcome(self, item, funnel: Counter, rejects: dict):
         if isinstance(item, ReadFailure):
-            funnel[("failed", f"read.{item.reason}")] += 1
-            rejects.setdefault(f"read.{item.reason}", [f"read.{item.reason}", f"{item.warc_file} @ {item.warc_offset}",
-                                                       "", item.detail[:160]])
+            _count(funnel, rejects, "failed", f"read.{item.reason}", f"{item.warc_file} @ {item.warc_offset}",
+                   detail=item.detail)
         elif isinstance(item, Skipped):
-            funnel[("dropped", f"read.{item.reason}")] += 1
-            rejects.setdefault(f"read.{item.reason}", [f"read.{item.reason}", item.url[:300], "", ""])
+            _count(funnel, rejects, "dropped", f"read.{item.reason}", item.url)
         else:
             try:
                 return self.chain(item)
             except Rejected as rejected:
-                funnel[("dropped", rejected.label)] += 1
-                # The first reject of each reason per input, for the report (bounded, deterministic).
-                rejects.setdefault(rejected.label, [rejected.label, item.url[:300], item.content_type,
-                                                         item.payload[:160].decode("utf-8", "replace")])
+                _count(funnel, rejects, "dropped", rejected.label, item.url, item.content_type,
+                       item.payload[:160].decode("utf-8", "replace"))
             except Exception as exc:  # a bug or a hostile input no step foresaw: counted, never fatal
                 # repr, not the exception: a log record kept by a handler must not keep the failed step's frames
                 logging.warning("record %s@%s failed: %s", item.warc_file, item.warc_offset, repr(exc))
-                label = f"process.{type(exc).__name__}"
-                funnel[("failed", label)] += 1
-                rejects.setdefault(label, [label, item.url[:300], item.content_type, repr(exc)[:160]])
+                _count(funnel, rejects, "failed", f"process.{type(exc).__name__}", item.url, item.content_type,
+                       repr(exc))
         return None
+
+
+def _count(funnel: Counter, rejects: dict, outcome: str, label: str, where: str, content_type: str = "",
+           detail: str = "") -> None:
+    """Count one outcome under its reason; the first of each reason per input is kept as the report's example
+    (bounded, deterministic)."""
+    funnel[(outcome, label)] += 1
+    rejects.setdefault(label, [label, where[:300], content_type, detail[:160]])
 
 
 def ingest(sources, config: CorpusConfig, folder: str):

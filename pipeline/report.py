@@ -109,8 +109,8 @@ def build_report(folder: str) -> str:
         if source is None:  # gone or rewritten since the run: its intermediates are not this corpus's
             continue
         docs_file, funnel_file = input_paths(idir, source)
-        intermediates_found |= FileSystems.exists(funnel_file)
         if FileSystems.exists(funnel_file):
+            intermediates_found = True
             for reason, url, ctype, head in read_json(funnel_file).get("rejects", []):
                 read_rejects.setdefault(reason, []).append((url, ": ".join(p for p in (ctype, head) if p)))
         if FileSystems.exists(docs_file):

@@ -67,7 +67,8 @@ def manifest_dict(config: CorpusConfig, inputs: list[dict], shards: list[dict], 
     """The manifest: config and its digest, versions and models, assets, inputs with their funnels, shards, funnel."""
     funnel = build_funnel(funnel_events)
     per_input = funnel.pop("per_input")
-    quality = merge_quality(s.pop("quality") for s in shards if "quality" in s)
+    quality = merge_quality(s["quality"] for s in shards if "quality" in s)
+    shards = [{k: v for k, v in s.items() if k != "quality"} for s in shards]  # the totals stand for them
     return {
         "format": "chinesebert-corpus/1",
         "config": config.to_dict(),

@@ -2,6 +2,7 @@
 the depth: a hostile page is flattened instead) and a time guard for the slow extractor."""
 from __future__ import annotations
 
+import html as html_lib
 import re
 import signal
 import threading
@@ -34,13 +35,8 @@ def too_deep(tree: HTMLTree, cap: int) -> bool:
     return tree.document.query_selector(_deeper_than(cap)) is not None
 
 
-
-
-
 def flattened_text(html: str) -> str:
     """The cheap path for hostile nesting: scripts and styles out, block tags as line breaks, other tags out."""
-    import html as html_lib
-
     text = BLOCK_TAG_RE.sub("\n", SCRIPT_STYLE_RE.sub("", html))
     return html_lib.unescape(ANY_TAG_RE.sub("", text))
 

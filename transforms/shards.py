@@ -36,10 +36,14 @@ HISTOGRAM_EDGES = {
 }
 
 
+def _empty_histograms() -> dict[str, list[int]]:
+    return {name: [0] * (len(edges) - 1) for name, edges in HISTOGRAM_EDGES.items()}
+
+
 def quality_summary(metas: Iterable[dict]) -> dict:
     """Per-tier counts and fixed-bin histograms of the learned scores of kept documents."""
     tiers: dict[str, int] = {}
-    hist = {name: [0] * (len(edges) - 1) for name, edges in HISTOGRAM_EDGES.items()}
+    hist = _empty_histograms()
     for meta in metas:
         tier = meta.get("quality_tier", "")
         tiers[tier] = tiers.get(tier, 0) + 1
@@ -53,7 +57,7 @@ def quality_summary(metas: Iterable[dict]) -> dict:
 def merge_quality(summaries: Iterable[dict]) -> dict:
     """Sum of quality_summary results (the manifest's view over all shards)."""
     tiers: dict[str, int] = {}
-    hist = {name: [0] * (len(edges) - 1) for name, edges in HISTOGRAM_EDGES.items()}
+    hist = _empty_histograms()
     for s in summaries:
         for t, n in s["tiers"].items():
             tiers[t] = tiers.get(t, 0) + n
