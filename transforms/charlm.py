@@ -28,7 +28,11 @@ def normalise(text: str) -> str:
 
 def codes(text: str) -> np.ndarray:
     """Code points of the normalised text, with a newline in front as the start-of-line context."""
-    return np.frombuffer(("\n" + normalise(text)).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    return _codes_of(normalise(text))
+
+
+def _codes_of(normalised: str) -> np.ndarray:
+    return np.frombuffer(("\n" + normalised).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -71,9 +75,11 @@ class CharLM:
     def order(self) -> int:
         return len(self.keys)
 
-    def char_logprobs(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(natural-log probability of each scored character, the code points) — newlines are context only."""
-        c = codes(text)
+    def char_logprobs(self, text: str) -> np.ndarray:
+        """Natural-log probability of each scored character of a text (newlines are context only)."""
+        return self._logprobs(codes(text))
+
+    def _logprobs(self, c: np.ndarray) -> np.ndarray:
         keys = ngram_keys(c, self.order)
         n = len(c)
         logp = np.full(n, self.unk_logp)
@@ -84,23 +90,20 @@ class CharLM:
             logp = np.where(found, self.logp[order - 1][idx] * -LOGP_STEP, logp)
             best = np.where(found, order, best)
         for order in range(1, self.order):  # histories longer than the n-gram that was found pay their back-off
-            hist = np.zeros(n, dtype=np.uint32)
-            hist[1:] = keys[order - 1][:-1]
-            idx, found = _lookup(self.keys[order - 1], hist)
+            idx, found = _lookup(self.keys[order - 1], _shift(keys[order - 1]))
             found[:order] = False
             logp = logp - np.where(found & (best <= order), self.bow[order - 1][idx] * LOGP_STEP, 0.0)
         scored = c != NEWLINE
         scored[0] = False
-        return logp[scored], c[scored]
+        return logp[scored]
 
     def perplexity(self, text: str) -> tuple[float, list[float]]:
         """(perplexity of the whole text, perplexity of each non-empty line), per character."""
-        lines = [line for line in text.split("\n") if normalise(line)]
-        joined = "\n".join(lines)
-        logp, _ = self.char_logprobs(joined)
+        lines = [line for line in (normalise(raw) for raw in text.split("\n")) if line]  # normalised once
+        logp = self._logprobs(_codes_of("\n".join(lines)))
         if not len(logp):
             return 0.0, []
-        lengths = np.array([len(normalise(line)) for line in lines])
+        lengths = np.array([len(line) for line in lines])
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
         per_line = np.add.reduceat(logp, starts) / lengths
         return round(float(np.exp(-logp.mean())), 1), [round(float(x), 1) for x in np.exp(-per_line)]
