@@ -2,11 +2,12 @@
 carry them, and keyword stuffing (a title phrase repeated through the body). Scores only; decide() judges them."""
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from typing import Iterable
 
-from transforms.chars import split_sentences
+from transforms.chars import sentence_starts
 
 TITLE_SPLIT_RE = re.compile(r"[\s_|\-–—,，、:：;；/·()（）\[\]【】《》<>]+")
 MIN_STUFFING_PHRASE = 4  # shorter title pieces (a company or place name) legitimately recur in an article
@@ -66,14 +67,8 @@ def spam_signals(lexicon: SpamLexicon, title: str, title_words: list[int], text:
     body_hits = lexicon.hits(text, words)
     title_counts = lexicon.counts(title, title_words)
     n_chars = max(len(text), 1)
-    spam_sentences = 0
-    if body_hits:
-        offsets, pos = [o for o, _ in body_hits], 0
-        for sentence in split_sentences(text):
-            start = text.find(sentence, pos)
-            end = start + len(sentence)
-            spam_sentences += any(start <= o < end for o in offsets)
-            pos = end
+    starts = sentence_starts(text) if body_hits else []
+    spam_sentences = len({bisect.bisect_right(starts, offset) - 1 for offset, _ in body_hits})
     return {
         "spam_title": title_counts,
         "spam_title_hits": sum(title_counts.values()),
