@@ -79,10 +79,7 @@ def good_examples() -> list[Example]:
     sxu = [line.replace("  ", "") for line in _lines("segmentation", "sxu_train.txt")]
     for i, chunk in enumerate(_chunks(sxu, 8)):
         out.append(Example(f"sxu-{i}", "news", GOOD, chunk[0][:24], chunk))
-    with open(_path("segmentation", "ud_gsd_train.conll"), encoding="utf-8") as f:
-        gsd = [line[len("# text = "):].strip() for line in f if line.startswith("# text = ")]
-    if not gsd:  # CoNLL without text comments: rebuild sentences from the token column
-        gsd = _conll_sentences(_path("segmentation", "ud_gsd_train.conll"))
+    gsd = _conll_sentences(_path("segmentation", "ud_gsd_train.conll"))  # the file has no "# text" comments
     for i, chunk in enumerate(_chunks(gsd, 6)):
         out.append(Example(f"gsd-{i}", "encyclopedia", GOOD, chunk[0][:16], chunk))
     for i, doc in enumerate(_lines("prose", "cluecorpussmall_sample.txt")):

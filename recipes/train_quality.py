@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     if not q.available():
         raise SystemExit(f"training data not found under {q.DATA}")
     examples = q.examples()
+    os.makedirs(args.out, exist_ok=True)
     ftz = os.path.join(args.out, CLASSIFIER)
     train_classifier(training_lines(examples), ftz)
     lm = train_lm((ex.text for ex in examples if ex.split == "train" and ex.category in LM_CATEGORIES),
