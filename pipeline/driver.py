@@ -18,6 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.annotate import choose_vocab, write_assets
 from pipeline.crawl import expand_crawl
 from pipeline.graph import FUNNEL_FILES, build_ingest, build_shards, list_inputs, provenance, run_global, run_pipeline
+from pipeline.lock import OutputLock
 from pipeline.report import write_report
 from pipeline.work import clear, completed, global_dir, ingest_dir, input_id, input_paths, read_json, write_json
 from pipeline.write import SHARDS_DIR, manifest_dict
@@ -138,6 +139,15 @@ def _run(args: argparse.Namespace, config: CorpusConfig, options: PipelineOption
     # The driver's own reads and writes (listing, intermediates' checks, vocabulary, manifest, report) go through
     # Beam's filesystems too: they need the same endpoint, credentials and region as the workers.
     FileSystems.set_options(options)
+    lock = OutputLock(args.output)
+    lock.acquire()
+    try:
+        return _run_locked(args, config, options, say)
+    finally:
+        lock.release()
+
+
+def _run_locked(args: argparse.Namespace, config: CorpusConfig, options: PipelineOptions, say) -> dict:
     patterns = list(args.input)
     if args.crawl:
         listed = expand_crawl(args.crawl, args.crawl_listing, args.crawl_prefix, args.segments, args.max_files)

@@ -46,7 +46,7 @@ def test_thresholds_that_drop_everything_name_the_reasons(tmp_path):
     ("thresholds.min_han_chars=abc", "thresholds.min_han_chars must be an integer"),
     ("thresholds.max_latin_ratio=1.5", "thresholds.max_latin_ratio must be a number in [0, 1]"),
     ("dedup.lsh_bands=0", "dedup.lsh_bands must be an integer >= 1"),
-    ("read.max_record_bytes=-5", "read.max_record_bytes must be an integer >= 1"),
+    ("read.max_record_bytes=-5", "read.max_record_bytes must be an integer in [1, 67108864]"),
     ("extract.extractor=lxml", "extract.extractor must be one of"),
     ("thresholds.min_han_char=3", "did you mean thresholds.min_han_chars"),
 ])

@@ -118,3 +118,106 @@ def test_an_input_rewritten_under_the_same_path_is_read_again(tmp_path):
     assert second["inputs"][0]["size"] == warc.stat().st_size
     shard = (tmp_path / "out" / second["shards"][0]["name"]).read_bytes()
     assert "b.example.cn/dumplings".encode() in shard and b"a.example.cn/library" not in shard
+
+
+def hostile_inputs(folder):
+    """An uncompressed .warc and a .warc.gz holding every attack of the hostile-input issue among valid pages."""
+    import gzip
+
+    from test_hostile_reader import encoded, set_length, true_length
+
+    date = "2026-03-01T00:00:00Z"
+
+    def rec(url, html, content_type="text/html; charset=utf-8"):
+        body = html if isinstance(html, bytes) else html.encode("utf-8")
+        return make_sample.response(url, date, body, content_type)
+
+    def bomb(markup):
+        return make_sample.page("公园银杏叶变黄", T.LEAVES_SCIENCE).replace('<div class="content">',
+                                                                 '<div class="content">' + markup)
+
+    good = [rec("http://good.example.cn/library", make_sample.page("市民图书馆新馆开放", T.LIBRARY_NEWS)),
+            rec("http://good.example.cn/dumplings", make_sample.page("包饺子", T.DUMPLING_ESSAY)),
+            rec("http://good.example.cn/tea", make_sample.page("喝茶", T.TEA_TRADITIONAL))]
+    wrong_length = rec("http://bad.example.cn/length", make_sample.page("水乡", T.WATER_TOWN_TRAVEL))
+    wrong_length = set_length(wrong_length, true_length(wrong_length) + 700)
+    invalid_utf8 = make_sample.page("园艺论坛", T.GARDEN_FORUM).encode("utf-8").replace("。".encode(), b"\xff\xfe\x80", 1)
+    zipped = gzip.compress(make_sample.page("水乡", T.WATER_TOWN_TRAVEL).encode("utf-8"))
+    truncated = zipped[:len(zipped) // 2]
+    plain = b"".join([
+        good[0], wrong_length, good[1],
+        b"WARC/1.0\r\nWARC-Type: response\r\nX-Junk: " + b"a" * (2 << 20) + b"\r\n",  # a 2 MB header line
+        rec("http://bomb.example.cn/table", bomb("<table><tr><td>" * 60_000)),
+        rec("http://bomb.example.cn/span", bomb("<span><b>" * 100_000)),
+        rec("http://bomb.example.cn/entities", bomb("&amp;&#99999999999;&#x110000;" * 60_000)),
+        rec("http://big.example.cn/one-line", "<html><body><p>" + "长" * (4 << 20) + "</p></body></html>"),
+        rec("http://bad.example.cn/utf8", invalid_utf8),
+        encoded(make_sample.page("喝茶", T.TEA_TRADITIONAL).encode("utf-8"), "gzip"),  # plain body, lying header
+        encoded(truncated, "gzip"),  # an encoded body cut short: never kept as a shorter page
+        b"\x00\xff binary junk\n" * 300,
+        good[2],
+    ])
+    (folder / "hostile.warc").write_bytes(plain)
+    members = [make_sample.gzip_member(r) for r in good[:2]]
+    (folder / "hostile.warc.gz").write_bytes(members[0] + b"\x1f\x8b\x08" * 30_000 + members[1])
+
+
+def test_a_crawl_of_hostile_inputs_finishes_counted_and_clean(tmp_path):
+    """Every attack at once through the real job: exit 0, named reasons, the valid pages around them kept."""
+    import glob
+    import tarfile
+    import time
+
+    hostile_inputs(tmp_path)
+    started = time.process_time()
+    manifest = beam_runner.run(["--input", str(tmp_path / "hostile.warc*"), "--output", str(tmp_path / "out"),
+                                "--quiet"])
+    assert time.process_time() - started < 300  # generous: the same job without the attacks takes most of this
+    funnel = manifest["funnel"]
+    assert manifest["funnel_balanced"] and funnel["read"] == 13 + 3
+    assert funnel["failed"] == {"read.warc_length_mismatch": 1, "read.warc_header_too_large": 1,
+                                "read.content_encoding_corrupt": 1, "read.warc_garbage": 1, "read.gzip_corrupt": 1}
+    assert funnel["dropped"]["read.record_too_large"] == 1
+    texts = {}
+    for shard in sorted(glob.glob(str(tmp_path / "out" / "shards" / "*.tar"))):
+        with tarfile.open(shard) as tar:
+            for member in tar.getmembers():
+                if member.name.endswith(".txt"):
+                    texts[member.name] = tar.extractfile(member).read().decode("utf-8")
+    kept = "\n".join(texts.values())
+    for paragraphs in (T.LIBRARY_NEWS, T.DUMPLING_ESSAY, T.TEA_TRADITIONAL, T.LEAVES_SCIENCE):
+        assert paragraphs[1] in kept
+    for marker in ("WARC/1.0", "WARC-Type", "Content-Length", "X-Junk", "\ufffd"):
+        assert marker not in kept
+
+
+def test_a_second_job_on_a_held_output_is_refused_and_a_dead_holders_lock_is_taken_over(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+
+    from pipeline.lock import LOCK_NAME
+
+    out = tmp_path / "out"
+    out.mkdir()
+    warc = tmp_path / "in.warc.gz"
+    body = make_sample.page("标题", T.LIBRARY_NEWS).encode("utf-8")
+    warc.write_bytes(make_sample.gzip_member(make_sample.response("http://a.example.cn/x", "2026-03-01T00:00:00Z",
+                                                                  body, "text/html; charset=utf-8")))
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = {"host": socket.gethostname(), "pid": holder.pid, "token": "other", "started": time.time(),
+                "heartbeat": time.time()}
+        (out / LOCK_NAME).write_text(json.dumps(lock))
+        with pytest.raises(SystemExit, match=f"in use by another job .*pid {holder.pid}"):
+            beam_runner.run(["--input", str(warc), "--output", str(out), "--quiet"])
+        assert not (out / "manifest.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    manifest = beam_runner.run(["--input", str(warc), "--output", str(out), "--quiet"])  # the holder is gone
+    assert manifest["funnel"]["kept"] == 1 and not (out / LOCK_NAME).exists()

@@ -12,7 +12,8 @@ from typing import Any
 @dataclass(frozen=True)
 class ReadConfig:
     max_record_bytes: int = 4 * 1024 * 1024  # payload cap; larger responses are dropped, not truncated
-    max_member_bytes: int = 16 * 1024 * 1024  # decompressed gzip member cap (header + payload)
+    max_member_bytes: int = 16 * 1024 * 1024  # decompressed gzip member / uncompressed record cap (header + payload)
+    max_header_bytes: int = 64 * 1024  # a WARC header block; longer is damage, never read on
     html_types: tuple[str, ...] = ("text/html", "application/xhtml+xml", "text/plain")
 
 
@@ -175,8 +176,8 @@ CHOICES = {"extract.extractor": {"resiliparse", "trafilatura"}, "clean.convert_s
            "annotate.segmenter": {"jieba", "ltp-perceptron", "ltp"}}
 BOUNDS = {"dedup.lsh_bands": (1, None), "dedup.minhash_perms": (1, None), "dedup.shingle_chars": (1, None),
           "dedup.tree_fanout": (2, None), "dedup.max_rounds": (1, None), "dedup.rounds_per_pipeline": (1, None),
-          "shards.target_bytes": (1, None), "annotate.vocab_size": (6, None), "read.max_record_bytes": (1, None),
-          "read.max_member_bytes": (1, None), "extract.max_html_chars": (1, None), "extract.max_depth": (8, None), "extract.timeout_s": (0.001, None),
+          "shards.target_bytes": (1, None), "annotate.vocab_size": (6, None), "read.max_record_bytes": (1, 1 << 26),
+          "read.max_member_bytes": (1, None), "read.max_header_bytes": (64, None), "extract.max_html_chars": (1, None), "extract.max_depth": (8, None), "extract.timeout_s": (0.001, None),
           "thresholds.max_perplexity": (0, None), "thresholds.tier_head_max_perplexity": (0, None),
           "thresholds.tier_middle_max_perplexity": (0, None), "thresholds.max_spam_title_hits": (0, None),
           "thresholds.max_spam_sentences": (0, None), "thresholds.max_title_stuffing": (0, None),

@@ -150,7 +150,7 @@ def decode(payload: bytes, http_charset: str, meta_charset: str, cfg: DecodeConf
     if replacement_ratio > cfg.max_replacement_ratio:
         raise Rejected("decode", f"failed_{declared or 'undeclared'}")
     text, n_private = PRIVATE_USE_RE.subn("", text)
-    text = CONTROL_RE.sub("", text)
+    text = CONTROL_RE.sub("", text).replace("\ufffd", "")  # invalid bytes: measured above, never kept as text
     return Decoded(text, codec, source, declared, round(replacement_ratio, 5), n_private)
 
 
