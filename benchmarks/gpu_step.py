@@ -7,7 +7,7 @@ bf16 autocast on CUDA, fused AdamW, the MLM head on masked positions only.
 
 FLOPs are counted from the config, per token: 6 × the multiply-adds of every matmul and of the pinyin convolution
 (forward 2, backward 4), attention scores and mixing at the full sequence length, and the vocabulary projection at
-the masked share of positions only (the others never go through the head). The peak is the device's dense bf16
+the loader's fixed number of masked positions per sequence only (the others never go through the head). The peak is the device's dense bf16
 figure (H100 SXM / H200 989 TFLOPS, H100 PCIe 756, A100 312) or --peak-tflops.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from model.config import ChineseBertConfig  # noqa: E402
+from model.data import DataConfig  # noqa: E402
 from model.modeling import ChineseBertForMaskedLM  # noqa: E402
 from model.train import autocast, param_groups  # noqa: E402
 
@@ -34,7 +35,8 @@ def flops_per_token(c: ChineseBertConfig, seq: int, masked_share: float = MASKED
     """Training FLOPs per input token (forward and backward) of ChineseBertForMaskedLM."""
     h = c.hidden_size
     conv_positions = c.pinyin_slots - c.pinyin_conv_width + 1
-    embeddings = c.glyph_dim * h + 3 * h * h + conv_positions * c.pinyin_embedding * c.pinyin_conv_width * h
+    embeddings = (c.use_glyph * c.glyph_dim * h + (c.fused_parts > 1) * c.fused_parts * h * h
+                  + c.use_pinyin * conv_positions * c.pinyin_embedding * c.pinyin_conv_width * h)
     layer = 4 * h * h + 2 * h * c.intermediate_size + 2 * seq * h  # projections, feed-forward, scores and mixing
     head = masked_share * (h * h + h * c.vocab_size)
     return 6.0 * (embeddings + c.num_hidden_layers * layer + head)
@@ -50,12 +52,16 @@ def peak_tflops(device: torch.device, given: float | None) -> float | None:
 
 
 def random_batch(c: ChineseBertConfig, batch: int, seq: int, device: torch.device, generator: torch.Generator):
-    """Full-length packed inputs (as 90% of pretraining batches are) with 15% of positions labelled."""
+    """Full-length packed inputs (as 90% of pretraining batches are) with the training loader's fixed number of
+    masked positions per sequence (DataConfig.max_predictions), every one labelled."""
+    predictions = DataConfig(max_len=seq).max_predictions
     ids = torch.randint(5, c.vocab_size, (batch, seq), generator=generator)
     pinyin = torch.randint(0, c.pinyin_alphabet, (batch, seq, c.pinyin_slots), generator=generator)
-    labels = torch.where(torch.rand(batch, seq, generator=generator) < MASKED_SHARE, ids, torch.full_like(ids, -100))
+    positions = torch.stack([torch.randperm(seq, generator=generator)[:predictions].sort().values
+                             for _ in range(batch)])
+    labels = ids.gather(1, positions)
     mask = torch.ones(batch, seq, dtype=torch.long)
-    return [t.to(device) for t in (ids, pinyin, mask, labels)]
+    return [t.to(device) for t in (ids, pinyin, mask, positions, labels)]
 
 
 def main() -> None:
@@ -82,9 +88,9 @@ def main() -> None:
     batch = random_batch(config, args.batch, args.seq, device, torch.Generator().manual_seed(0))
 
     def step() -> float:
-        ids, pinyin, mask, labels = batch
+        ids, pinyin, mask, positions, labels = batch
         with autocast(device):
-            loss, _ = step_model(ids, pinyin, attention_mask=mask, labels=labels)
+            loss, _ = step_model(ids, pinyin, attention_mask=mask, labels=labels, masked_positions=positions)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -104,7 +110,7 @@ def main() -> None:
     sync()
     seconds = (time.perf_counter() - started) / args.steps
     tokens_per_s = args.batch * args.seq / seconds
-    achieved = flops_per_token(config, args.seq) * tokens_per_s / 1e12
+    achieved = flops_per_token(config, args.seq, batch[3].shape[1] / args.seq) * tokens_per_s / 1e12
     peak = peak_tflops(device, args.peak_tflops)
     print(json.dumps({
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",

@@ -6,6 +6,8 @@ import json
 import os
 import random
 import shutil
+import tempfile
+import threading
 
 import numpy as np
 import torch
@@ -76,28 +78,111 @@ def set_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def save_checkpoint(path: str, model, optimizer, scheduler, step: int, batches: int) -> None:
-    """Everything exact resume needs, written atomically."""
-    tmp = path + ".tmp"
-    torch.save({"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "step": step, "batches": batches, "rng": rng_states()}, tmp)
-    os.replace(tmp, path)
+def cpu_copy(obj):
+    """A deep copy with every tensor copied to the CPU: training may go on while the copy is written."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(cpu_copy(v) for v in obj)
+    return obj
 
 
-def load_checkpoint(path: str, model, optimizer, scheduler) -> tuple[int, int, dict]:
-    """Restore model, optimiser and scheduler; returns (step, batches consumed, RNG states). The caller restores
-    the RNG states (set_rng_states) after replaying the data stream, which itself draws from torch's RNG."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    load_state(unwrap(model), state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    return state["step"], state["batches"], state["rng"]
+def training_state(model, optimizer, scheduler, step: int, data: dict, rng: list[dict]) -> dict:
+    """Everything an exact resume needs: weights, optimiser and schedule, the step, every reader's position and
+    every rank's RNG states (dropout masks differ between ranks)."""
+    return cpu_copy({"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "step": step, "data": data, "rng": rng})
+
+
+def checkpoint_steps(folder: str) -> list[int]:
+    """Steps of the complete checkpoints in a folder (temporary files of interrupted saves are not checkpoints)."""
+    if not os.path.isdir(folder):
+        return []
+    return sorted(int(f[5:-3]) for f in os.listdir(folder)
+                  if f.startswith("step-") and f.endswith(".pt") and f[5:-3].isdigit())
+
+
+def checkpoint_path(folder: str, step: int) -> str:
+    return os.path.join(folder, f"step-{step}.pt")
 
 
 def latest_checkpoint(folder: str) -> str | None:
-    names = sorted((f for f in os.listdir(folder) if f.startswith("step-") and f.endswith(".pt")),
-                   key=lambda f: int(f[5:-3])) if os.path.isdir(folder) else []
-    return os.path.join(folder, names[-1]) if names else None
+    steps = checkpoint_steps(folder)
+    return checkpoint_path(folder, steps[-1]) if steps else None
+
+
+def retained(steps: list[int], keep_last: int, keep_every: int) -> list[int]:
+    """The steps a retention policy keeps: the last `keep_last`, and every multiple of `keep_every` (0: none)."""
+    keep = set(steps[-keep_last:]) if keep_last > 0 else set()
+    keep |= {s for s in steps if keep_every and s % keep_every == 0}
+    return sorted(keep)
+
+
+class CheckpointWriter:
+    """Writes checkpoints in one background thread: the caller hands a CPU copy, the writer saves it under a unique
+    temporary name, renames it (so a killed save never becomes the latest) and prunes by the retention policy.
+    One write is in flight at a time; `wait()` before exiting."""
+
+    def __init__(self, folder: str, keep_last: int = 3, keep_every: int = 0):
+        self.folder, self.keep_last, self.keep_every = folder, keep_last, keep_every
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):  # left by a save that was killed
+            if name.endswith(".tmp"):
+                os.unlink(os.path.join(folder, name))
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def save(self, step: int, state: dict, background: bool = True) -> None:
+        """Write `state` (already on the CPU) as the checkpoint of `step`."""
+        self.wait()
+        if background:
+            self._thread = threading.Thread(target=self._write, args=(step, state), name="checkpoint", daemon=False)
+            self._thread.start()
+        else:
+            self._write(step, state)
+            self._raise()
+
+    def _write(self, step: int, state: dict) -> None:
+        try:
+            path = checkpoint_path(self.folder, step)
+            fd, tmp = tempfile.mkstemp(prefix=f"step-{step}.", suffix=".tmp", dir=self.folder)
+            with os.fdopen(fd, "wb") as f:
+                torch.save(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            keep = set(retained(checkpoint_steps(self.folder), self.keep_last, self.keep_every))
+            for old in checkpoint_steps(self.folder):
+                if old not in keep:
+                    os.unlink(checkpoint_path(self.folder, old))
+        except BaseException as exc:  # re-raised in the training thread at the next save or wait
+            self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise RuntimeError(f"writing a checkpoint in {self.folder} failed: {error!r}") from error
+
+    def wait(self) -> None:
+        """Block until the write in flight (if any) is on disk."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._raise()
+
+
+def load_checkpoint(path: str, model, optimizer=None, scheduler=None) -> dict:
+    """Restore the model (and optimiser and schedule when given); returns the checkpoint's other entries (step,
+    data positions, RNG states)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    load_state(unwrap(model), state["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    return {k: state[k] for k in ("step", "data", "rng") if k in state}
 
 
 def convert_from_reference(reference_dir: str, out_dir: str, glyph_fonts: int = 3, glyph_size: int = 24) -> None:

@@ -27,6 +27,12 @@ class ChineseBertConfig:
     pinyin_embedding: int = 128
     pinyin_slots: int = 8
     pinyin_conv_width: int = 2
+    use_pinyin: bool = True  # the ablations: without pinyin and/or glyph embeddings (both off: BERT's embeddings)
+    use_glyph: bool = True
+
+    @property
+    def fused_parts(self) -> int:
+        return 1 + self.use_pinyin + self.use_glyph
 
     @property
     def glyph_dim(self) -> int:

@@ -48,16 +48,18 @@ def choose_positions(words: np.ndarray, maskable: np.ndarray, n_mask: int, whole
     if not whole_word:
         chosen[rng.choice(candidates, size=min(n_mask, len(candidates)), replace=False)] = True
         return chosen
-    word_ids = np.unique(words[candidates])
+    word_ids, inverse, counts = np.unique(words[candidates], return_inverse=True, return_counts=True)
+    sizes = counts.tolist()
+    take = np.zeros(len(word_ids), dtype=bool)
     total = 0
-    for w in rng.permutation(word_ids):
-        members = candidates[words[candidates] == w]
-        if total + len(members) > n_mask:
+    for w in rng.permutation(len(word_ids)).tolist():  # words in random order, skipping those that would overshoot
+        if total + sizes[w] > n_mask:
             continue
-        chosen[members] = True
-        total += len(members)
+        take[w] = True
+        total += sizes[w]
         if total == n_mask:
             break
+    chosen[candidates[take[inverse]]] = True
     return chosen
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import nn
 
 from model.config import ChineseBertConfig
+from model.masking import IGNORE
 
 
 class PinyinEmbedding(nn.Module):
@@ -48,20 +50,25 @@ class FusionEmbeddings(nn.Module):
         self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden_size, padding_idx=c.pad_token_id)
         self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.hidden_size)
         self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.hidden_size)
-        self.pinyin_embeddings = PinyinEmbedding(c)
-        self.glyph_embeddings = GlyphEmbedding(c)
-        self.glyph_map = nn.Linear(c.glyph_dim, c.hidden_size)
-        self.map_fc = nn.Linear(3 * c.hidden_size, c.hidden_size)
+        if c.use_pinyin:
+            self.pinyin_embeddings = PinyinEmbedding(c)
+        if c.use_glyph:
+            self.glyph_embeddings = GlyphEmbedding(c)
+            self.glyph_map = nn.Linear(c.glyph_dim, c.hidden_size)
+        if c.fused_parts > 1:
+            self.map_fc = nn.Linear(c.fused_parts * c.hidden_size, c.hidden_size)
         self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
         self.dropout = nn.Dropout(c.hidden_dropout_prob)
         self.register_buffer("position_ids", torch.arange(c.max_position_embeddings).unsqueeze(0), persistent=False)
 
     def forward(self, input_ids, pinyin_ids, token_type_ids=None):
         t = input_ids.shape[1]
-        word = self.word_embeddings(input_ids)  # [B, T, H]
-        pinyin = self.pinyin_embeddings(pinyin_ids)  # [B, T, H]
-        glyph = self.glyph_map(self.glyph_embeddings(input_ids))  # [B, T, H]
-        x = self.map_fc(torch.cat([word, pinyin, glyph], dim=-1))  # the checkpoint's order: word, pinyin, glyph
+        parts = [self.word_embeddings(input_ids)]  # [B, T, H]; the checkpoint's order: word, pinyin, glyph
+        if hasattr(self, "pinyin_embeddings"):
+            parts.append(self.pinyin_embeddings(pinyin_ids))  # [B, T, H]
+        if hasattr(self, "glyph_embeddings"):
+            parts.append(self.glyph_map(self.glyph_embeddings(input_ids)))  # [B, T, H]
+        x = self.map_fc(torch.cat(parts, dim=-1)) if len(parts) > 1 else parts[0]
         x = x + self.position_embeddings(self.position_ids[:, :t])
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
@@ -135,10 +142,14 @@ class Encoder(nn.Module):
     def __init__(self, c: ChineseBertConfig):
         super().__init__()
         self.layer = nn.ModuleList(Layer(c) for _ in range(c.num_hidden_layers))
+        self.checkpoint_activations = False  # a training choice (memory for ~1/3 more compute), not a model size
 
     def forward(self, x, attn_mask):
         for layer in self.layer:
-            x = layer(x, attn_mask)
+            if self.checkpoint_activations and self.training:
+                x = torch.utils.checkpoint.checkpoint(layer, x, attn_mask, use_reentrant=False)
+            else:
+                x = layer(x, attn_mask)
         return x
 
 
@@ -216,7 +227,8 @@ class ChineseBertForMaskedLM(nn.Module):
     def _init_weights(self, module):
         std = self.config.initializer_range
         if isinstance(module, (nn.Linear, nn.Conv1d)):
-            nn.init.normal_(module.weight, std=std)
+            if module.weight is not self.bert.embeddings.word_embeddings.weight:  # the tied decoder keeps [PAD] = 0
+                nn.init.normal_(module.weight, std=std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
@@ -234,18 +246,26 @@ class ChineseBertForMaskedLM(nn.Module):
 
         Called after construction, so weight initialisation can never overwrite the pixels (the reference's bug).
         """
+        if not self.config.use_glyph:
+            return
         table = torch.as_tensor(glyphs).reshape(glyphs.shape[0], -1).float() / 255.0
         weight = self.bert.embeddings.glyph_embeddings.embedding.weight
         if tuple(table.shape) != tuple(weight.shape):
             raise ValueError(f"glyphs {tuple(table.shape)} do not fit the model's table {tuple(weight.shape)}")
         weight.copy_(table)
 
-    def forward(self, input_ids, pinyin_ids, attention_mask=None, token_type_ids=None, labels=None):
-        """Logits [B, T, V]; with labels (-100 = ignore) also the mean MLM loss: (loss, logits)."""
+    def forward(self, input_ids, pinyin_ids, attention_mask=None, token_type_ids=None, labels=None,
+                masked_positions=None):
+        """Logits [B, T, V]; with labels (-100 = ignore) also the mean MLM loss: (loss, logits).
+
+        With masked_positions [B, P] (labels then [B, P]) only those positions go through the head, a fixed shape
+        and no host sync: the vocabulary projection is the costliest matmul. Without them, labels are [B, T] and
+        the head runs on every position. A batch with no label gives loss 0, not NaN."""
         hidden, _ = self.bert(input_ids, pinyin_ids, attention_mask, token_type_ids, pool=False)
         if labels is None:
             return self.cls(hidden)
-        # Only masked positions go through the head: the vocabulary projection is the costliest matmul.
-        selected = labels != -100
-        logits = self.cls(hidden[selected])
-        return F.cross_entropy(logits.float(), labels[selected]), logits
+        if masked_positions is not None:  # [B, P, H]
+            hidden = hidden.gather(1, masked_positions.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
+        logits = self.cls(hidden)
+        total = F.cross_entropy(logits.float().flatten(0, -2), labels.flatten(), ignore_index=IGNORE, reduction="sum")
+        return total / (labels != IGNORE).sum().clamp(min=1), logits

@@ -1,7 +1,7 @@
 """One job per OUTPUT: a lock object names the live job that holds it; a gone holder's lock is taken over.
 
-Locally a holder is alive while its process is (same host); elsewhere, and on object stores, while its heartbeat
-is younger than STALE_S. A killed job leaves its lock behind, and the relaunch takes it over, so resuming works.
+A holder on this host is alive while its process is; one on another host (a shared filesystem or an object store)
+while its heartbeat is younger than STALE_S. A killed job leaves its lock behind, and the relaunch takes it over, so resuming works.
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ HEARTBEAT_S = 60.0
 STALE_S = 600.0
 
 
-def holder_alive(holder: dict, local: bool, now: float) -> bool:
-    """Whether the job a lock names still runs: its process on this host, else a fresh heartbeat."""
-    if local and holder.get("host") == socket.gethostname():
+def holder_alive(holder: dict, now: float) -> bool:
+    """Whether the job a lock names still runs: its process when it ran on this host, else a fresh heartbeat."""
+    if holder.get("host") == socket.gethostname():
         try:
             os.kill(int(holder.get("pid", -1)), 0)
         except ProcessLookupError:
@@ -61,7 +61,7 @@ class OutputLock:
         """Take the lock, or stop with a message naming the live job that holds it."""
         holder = self._holder()
         if holder is not None:
-            if holder_alive(holder, self.local, time.time()):
+            if holder_alive(holder, time.time()):
                 since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(holder.get("started", 0))))
                 raise SystemExit(f"{os.path.dirname(self.path)} is in use by another job (host {holder.get('host')}, "
                                  f"pid {holder.get('pid')}, since {since}); wait for it to end, or give another "
