@@ -66,15 +66,16 @@ NODE_RANK ?= 0
 MASTER_ADDR ?= 127.0.0.1
 MASTER_PORT ?= 29500
 MODEL_OUT ?= out/model
+INIT ?=
 PRETRAIN_ARGS ?=
 pretrain: venv
 	test -f $(OUTPUT)/manifest.json || $(MAKE) corpus
 ifeq ($(NPROC)$(NNODES),11)
-	$(BIN)/python -m model.train --config $(CONFIG) --corpus $(OUTPUT) --out $(MODEL_OUT) $(PRETRAIN_ARGS)
+	$(BIN)/python -m model.train --config $(CONFIG) --corpus $(OUTPUT) --out $(MODEL_OUT) $(if $(INIT),--init $(INIT)) $(PRETRAIN_ARGS)
 else
 	$(BIN)/torchrun --nproc_per_node $(NPROC) --nnodes $(NNODES) --node_rank $(NODE_RANK) \
 	  --master_addr $(MASTER_ADDR) --master_port $(MASTER_PORT) \
-	  -m model.train --config $(CONFIG) --corpus $(OUTPUT) --out $(MODEL_OUT) $(PRETRAIN_ARGS)
+	  -m model.train --config $(CONFIG) --corpus $(OUTPUT) --out $(MODEL_OUT) $(if $(INIT),--init $(INIT)) $(PRETRAIN_ARGS)
 endif
 
 # Headless Chromium for the report's browser test (Debian's package; nothing downloaded by a test tool).

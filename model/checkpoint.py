@@ -208,3 +208,28 @@ def convert_to_reference(model_dir: str, out_dir: str) -> None:
         json.dump(config, f, indent=2, sort_keys=True)
     if os.path.exists(os.path.join(model_dir, "vocab.txt")):
         shutil.copyfile(os.path.join(model_dir, "vocab.txt"), os.path.join(out_dir, "vocab.txt"))
+    write_reference_assets(model_dir, os.path.join(out_dir, "config"))
+
+
+def write_reference_assets(model_dir: str, config_dir: str) -> None:
+    """The reference code's `config/` folder from a model folder's assets: one [V, size, size] float32 .npy per
+    font (pixels in [0, 1], as our glyph table), pinyin_map.json (our alphabet, so the pinyin embedding rows keep
+    their meaning), pinyin2tensor.json and id2pinyin.json (the default reading of each vocabulary entry)."""
+    paths = {name: os.path.join(model_dir, name) for name in ("glyphs.npy", "pinyin_default.npy",
+                                                              "pinyin_alphabet.json")}
+    if not all(os.path.exists(p) for p in paths.values()):
+        return
+    os.makedirs(config_dir, exist_ok=True)
+    glyphs = np.load(paths["glyphs.npy"], allow_pickle=False)
+    for font in range(glyphs.shape[1]):
+        np.save(os.path.join(config_dir, f"font{font}_{glyphs.shape[2]}.npy"),
+                glyphs[:, font].astype(np.float32) / 255.0)
+    with open(paths["pinyin_alphabet.json"], encoding="utf-8") as f:
+        symbols = json.load(f)["symbols"]
+    default = np.load(paths["pinyin_default.npy"], allow_pickle=False)
+    readings = {str(i): [int(x) for x in row] for i, row in enumerate(default) if row.any()}
+    by_string = {"".join(symbols[x] for x in ids): ids for ids in readings.values()}
+    for name, data in (("pinyin_map.json", {"idx2char": symbols, "char2idx": {c: i for i, c in enumerate(symbols) if c}}),
+                       ("pinyin2tensor.json", dict(sorted(by_string.items()))), ("id2pinyin.json", readings)):
+        with open(os.path.join(config_dir, name), "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False)

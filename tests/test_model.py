@@ -223,6 +223,14 @@ def test_model_folder_reference_round_trip_and_fill_mask(corpus, tmp_path):
     model = load_model(str(tmp_path / "m"))
     convert_to_reference(str(tmp_path / "m"), str(tmp_path / "ref"))
     assert torch.load(tmp_path / "ref" / "pytorch_model.bin", weights_only=True).keys() == model.state_dict().keys()
+    fonts = sorted((tmp_path / "ref" / "config").glob("*.npy"))  # the reference's config/ folder
+    vocab = model.config.vocab_size
+    assert len(fonts) == 3 and all(np.load(f).shape == (vocab, 24, 24) for f in fonts)
+    pixels = np.load(tmp_path / "m" / "glyphs.npy") / 255.0  # the untrained table; the checkpoint holds the trained one
+    assert np.allclose(np.stack([np.load(f) for f in fonts], 1), pixels, atol=1e-6)
+    pinyin_map = json.load(open(tmp_path / "ref" / "config" / "pinyin_map.json"))
+    pinyin2tensor = json.load(open(tmp_path / "ref" / "config" / "pinyin2tensor.json"))
+    assert all(len(ids) == 8 and "".join(pinyin_map["idx2char"][i] for i in ids) == s for s, ids in pinyin2tensor.items())
     convert_from_reference(str(tmp_path / "ref"), str(tmp_path / "back"))
     back = load_model(str(tmp_path / "back"))
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), back.state_dict().values()))
