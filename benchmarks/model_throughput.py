@@ -58,6 +58,25 @@ def loader_throughput(corpus: str, seq: int, batch: int, batches: int = 300) -> 
     return {"max_len": seq, "batches": batches, "tokens": tokens, "tokens_per_cpu_s": round(tokens / elapsed)}
 
 
+def loader_with_workers(corpus: str, seq: int, batch: int, workers: int, batches: int = 400) -> dict:
+    """Wall-clock tokens/s of the training input path as model.train runs it: DataLoader worker processes, one
+    logical reader each."""
+    from torch.utils.data import DataLoader
+
+    from model.data import CorpusAssets, DataConfig
+    from model.stream import PretrainingStream
+
+    assets = CorpusAssets.load(corpus)
+    stream = PretrainingStream(assets, DataConfig(max_len=seq), batch, seed=1, readers=list(range(workers)),
+                               total_readers=workers)
+    loader = iter(DataLoader(stream, batch_size=None, num_workers=workers, prefetch_factor=4))
+    next(loader)  # workers started
+    started, tokens = time.perf_counter(), 0
+    for _ in range(batches):
+        tokens += int(next(loader)["attention_mask"].sum())
+    return {"workers": workers, "tokens_per_s": round(tokens / (time.perf_counter() - started))}
+
+
 def step_time(model, inputs: dict, steps: int = 6) -> float:
     """Median seconds of forward + backward + AdamW step."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -124,6 +143,10 @@ def main() -> None:
     os.sched_setaffinity(0, {0})
     torch.set_num_threads(1)
     print(json.dumps({"loader_masking": loader_throughput(corpus, 512, 16)}), flush=True)
+    os.sched_setaffinity(0, set(range(os.cpu_count())))
+    workers = min(4, os.cpu_count())
+    print(json.dumps({"loader_with_workers": loader_with_workers(corpus, 512, 16, workers)}), flush=True)
+    os.sched_setaffinity(0, {0})
     vocab = len(open(os.path.join(corpus, "vocab.txt"), encoding="utf-8").read().split("\n")) - 1
     print(json.dumps({"training_step": training_step(args.size, args.batch, args.seq, max(vocab, 21128))}), flush=True)
 

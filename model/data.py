@@ -189,14 +189,23 @@ class SequenceBuilder:
 
     @property
     def carry(self) -> dict:
-        """The pending sequence (torch tensors: checkpoints load with weights_only)."""
-        return {"parts": [tuple(torch.tensor(x) for x in p) for p in self.parts],
-                "single": self.single}
+        """The pending sequence as plain lists (cheap to send between processes; checkpoints load them with
+        weights_only)."""
+        if not self.parts:
+            return {"lengths": [], "single": self.single}
+        return {"lengths": [len(p[0]) for p in self.parts], "single": self.single,
+                **{name: np.concatenate([p[i] for p in self.parts]).ravel().tolist()
+                   for i, name in enumerate(("ids", "pinyin", "words"))}}
 
     def restore(self, carry: dict | None) -> None:
-        carry = carry or {"parts": [], "single": None}
-        self.parts = [tuple(x.numpy() for x in p) for p in carry["parts"]]
-        self.used, self.single = sum(len(p[0]) for p in self.parts), carry["single"]
+        carry = carry or {"lengths": [], "single": None}
+        self.parts, start = [], 0
+        for n in carry["lengths"]:
+            self.parts.append((np.array(carry["ids"][start:start + n], dtype=np.int64),
+                               np.array(carry["pinyin"][8 * start:8 * (start + n)], dtype=np.uint8).reshape(n, 8),
+                               np.array(carry["words"][start:start + n], dtype=np.int64)))
+            start += n
+        self.used, self.single = start, carry["single"]
 
     def _emit(self):
         parts, self.parts, self.used, self.single = self.parts, [], 0, None

@@ -206,15 +206,23 @@ def test_tiny_training_lowers_the_loss_and_resume_is_exact(corpus, tmp_path):
     assert os.path.exists(tmp_path / "b" / "model.safetensors") and os.path.exists(tmp_path / "b" / "glyphs.npy")
 
 
-def test_two_cpu_processes_train_with_ddp(corpus, tmp_path):
+def test_two_cpu_processes_train_with_ddp_and_one_resumes_them(corpus, tmp_path):
     out, _, _ = corpus
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "model.train", "--corpus",
-           str(out), "--out", str(tmp_path), "--steps", "6", "--eval-every", "3", "--log-every", "1", "--quiet"]
+           str(out), "--out", str(tmp_path), "--steps", "8", "--stop-after", "6", "--save-every", "3",
+           "--eval-every", "3", "--log-every", "1", "--quiet"]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True, timeout=300)
     metrics = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
     assert metrics[-1]["step"] == 6 and "val_loss" in metrics[-1]
-    assert json.load(open(tmp_path / "training_args.json"))["world_size"] == 2
+    args = json.load(open(tmp_path / "training_args.json"))
+    assert args["world_size"] == 2 and args["readers"] == 2
     assert json.load(open(tmp_path / "final_metrics.json"))["weights_equal_across_ranks"] is True
+    # the world size changes (an elastic restart on fewer processes): the two readers continue in one process
+    done = subprocess.run([sys.executable, "-m", "model.train", "--corpus", str(out), "--out", str(tmp_path),
+                           "--steps", "8", "--log-every", "1", "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "reseeded" in done.stderr and json.load(open(tmp_path / "training_args.json"))["readers"] == 2
+    assert [json.loads(line)["step"] for line in open(tmp_path / "metrics.jsonl")][-2:] == [7, 8]
 
 
 def test_model_folder_reference_round_trip_and_fill_mask(corpus, tmp_path):
