@@ -11,6 +11,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from recipes.pd1998_gold import write_training_file  # noqa: E402
 from transforms.annotate import annotate  # noqa: E402
 from transforms.chars import HAN_RE  # noqa: E402
 from transforms.pinyin import PinyinAnnotator, _pypinyin_readings  # noqa: E402
@@ -98,6 +99,7 @@ def glyph_time(n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ltp-train", type=int, default=50658, help="People's Daily sentences for the LTP model")
+    parser.add_argument("--gold-epochs", type=int, default=15)
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
     jieba = load_segmenter("jieba")
@@ -113,10 +115,19 @@ def main() -> None:
             for words in jieba.cut_many(prose[:args.ltp_train]):
                 f.write(" ".join(words) + "\n")
         model = train_perceptron(train, os.path.join(tmp, "ltp"), epochs=5)
-        backends = {"jieba": jieba, "ltp-perceptron (silver jieba training)": load_segmenter("ltp-perceptron", model)}
+        gold = os.path.join(tmp, "gold.txt")
+        write_training_file(gold)  # People's Daily 1998 with gold words (the SIGHAN PKU training standard)
+        started = time.process_time()
+        gold_model = train_perceptron(gold, os.path.join(tmp, "ltp-gold"), epochs=args.gold_epochs)
+        print(json.dumps({"ltp_gold_training_cpu_s": round(time.process_time() - started, 1),
+                          "model_mb": round(os.path.getsize(os.path.join(gold_model, "cws_model.bin")) / 1e6, 1)}))
+        backends = {"jieba": jieba, "ltp-perceptron (silver jieba training)": load_segmenter("ltp-perceptron", model),
+                    "ltp-perceptron (gold PD1998)": load_segmenter("ltp-perceptron", gold_model)}
         for name, seg in backends.items():
             print(json.dumps({"backend": name, "pku_word": word_f1(seg), "cpp_polyphone": polyphone_accuracy(seg)},
                              ensure_ascii=False), flush=True)
+        print(json.dumps({"throughput_ltp_gold_peopledaily": throughput(backends["ltp-perceptron (gold PD1998)"],
+                                                                       documents(prose))}), flush=True)
     print(json.dumps({"throughput_jieba_peopledaily": throughput(jieba, documents(prose))}), flush=True)
     print(json.dumps({"throughput_jieba_cluecorpus": throughput(jieba, clue)}), flush=True)
     print(json.dumps({"glyphs": glyph_time(21128)}), flush=True)

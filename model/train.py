@@ -31,6 +31,7 @@ from model.config import ChineseBertConfig
 from model.data import CorpusAssets, DataConfig
 from model.modeling import ChineseBertForMaskedLM
 from model.stream import PretrainingStream, check_readers, validation_batches
+from model.tblog import ScalarWriter
 
 LOG = logging.getLogger("chinesebert")
 # The paper's base recipe: global batch 3,200 sequences of 512, lr 1e-4, 20k warm-up steps, 500k steps. The global
@@ -288,6 +289,7 @@ def train(argv=None) -> dict:
         progress = tqdm(total=args.steps, initial=step, desc="pretrain", unit="step")
     metrics: dict = {}
     log_path = os.path.join(args.out, "metrics.jsonl")
+    board = ScalarWriter(os.path.join(args.out, "tensorboard")) if rank == 0 else None
     # Accumulated on the device and read only at log steps: no host sync inside a step.
     loss_sum = torch.zeros((), device=device)
     tokens = torch.zeros((), dtype=torch.long, device=device)
@@ -336,6 +338,7 @@ def train(argv=None) -> dict:
                                      tok_s=metrics["tokens_per_s"])
             with open(log_path, "a") as f:
                 f.write(json.dumps(metrics) + "\n")
+            board.add(step, {k: v for k, v in metrics.items() if k != "step"})
             if not progress:
                 print(json.dumps(metrics), flush=True)
         if progress:
@@ -345,6 +348,7 @@ def train(argv=None) -> dict:
         metrics["weights_equal_across_ranks"] = all(torch.equal(d, digests[0]) for d in digests)
     if rank == 0:
         writer.wait()
+        board.close()
         if step == args.steps:
             save_model(model, args.out, args.corpus)
         with open(os.path.join(args.out, "final_metrics.json"), "w") as f:

@@ -148,3 +148,19 @@ def test_annotate_command_prints_words_and_pinyin_per_line():
     for r in rows:
         assert "".join(r["words"]) == r["text"] and len(r["pinyin"]) == len(r["text"])
     assert rows[0]["pinyin"][3] == "hang2" and rows[1]["pinyin"][2:] == [None] * 4
+
+
+def test_a_perceptron_trained_on_gold_words_segments_them_back_the_same_way_every_time(tmp_path):
+    """Gold fixture: our own sample sentences with hand-checked words; full-width ASCII reads as ASCII."""
+    from recipes.pd1998_gold import gold_words
+
+    tagged = ["市民/n  图书馆/n  新/a  馆/n  今天/t  开放/v  。/w", "图书馆/n  藏书/n  三十万/m  册/q  。/w",
+              "小明/nr  在/p  图书馆/n  借/v  了/u  ２/m  本/q  书/n  。/w", "他/r  喜欢/v  看书/v  。/w"] * 30
+    assert gold_words(tagged[2]) == ["小明", "在", "图书馆", "借", "了", "２", "本", "书", "。"]
+    train = tmp_path / "gold.txt"
+    train.write_text("\n".join(" ".join(gold_words(t)) for t in tagged) + "\n", encoding="utf-8")
+    first = load_segmenter("ltp-perceptron", train_perceptron(str(train), str(tmp_path / "a"), epochs=10))
+    again = load_segmenter("ltp-perceptron", train_perceptron(str(train), str(tmp_path / "b"), epochs=10))
+    sentences = ["".join(gold_words(t)) for t in tagged[:4]]
+    assert first.cut_many(sentences) == [gold_words(t) for t in tagged[:4]] == again.cut_many(sentences)
+    assert [len(w) for w in first.cut_many(["小明在图书馆借了2本书。"])[0]] == [2, 1, 3, 1, 1, 1, 1, 1, 1]

@@ -141,3 +141,43 @@ def test_presets_give_the_papers_global_batch():
     with pytest.raises(SystemExit, match="not a multiple"):
         accumulation(base, 3)
     assert parse_args(["--config", "large"]).global_batch == 3200
+
+
+def test_tensorboard_events_are_valid_tfrecords_of_event_protobufs(tmp_path):
+    """Decoded with protobuf's own parser from a descriptor of TensorBoard's Event message (no TensorBoard here)."""
+    import struct
+
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    from model.tblog import ScalarWriter, crc32c, masked_crc
+
+    assert crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value
+    writer = ScalarWriter(str(tmp_path))
+    writer.add(7, {"loss": 2.5, "lr": 1e-4, "note": "text is skipped"})
+    writer.add(8, {"loss": 2.25})
+    writer.close()
+    proto = descriptor_pb2.FileDescriptorProto(name="event_test.proto", package="t")
+    value = proto.message_type.add(name="Value")
+    value.field.add(name="tag", number=1, type=9, label=1)
+    value.field.add(name="simple_value", number=2, type=2, label=1)
+    summary = proto.message_type.add(name="Summary")
+    summary.field.add(name="value", number=1, type=11, label=3, type_name=".t.Value")
+    ev = proto.message_type.add(name="Event")
+    ev.field.add(name="wall_time", number=1, type=1, label=1)
+    ev.field.add(name="step", number=2, type=3, label=1)
+    ev.field.add(name="file_version", number=3, type=9, label=1)
+    ev.field.add(name="summary", number=5, type=11, label=1, type_name=".t.Summary")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    Event = message_factory.GetMessageClass(pool.FindMessageTypeByName("t.Event"))
+    data, events = open(writer.path, "rb").read(), []
+    while data:
+        (length,) = struct.unpack("<Q", data[:8])
+        assert struct.unpack("<I", data[8:12])[0] == masked_crc(data[:8])
+        body = data[12:12 + length]
+        assert struct.unpack("<I", data[12 + length:16 + length])[0] == masked_crc(body)
+        events.append(Event.FromString(body))
+        data = data[16 + length:]
+    assert events[0].file_version == "brain.Event:2"
+    assert [(e.step, {v.tag: round(v.simple_value, 6) for v in e.summary.value}) for e in events[1:]] == [
+        (7, {"loss": 2.5, "lr": 1e-4}), (8, {"loss": 2.25})]

