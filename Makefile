@@ -37,7 +37,7 @@ else
   RUNNER_ARGS := --runner=$(RUNNER)
 endif
 
-.PHONY: venv fonts browser corpus pretrain test inspect check report sample bench ltp-model quality-model quality-eval clean
+.PHONY: venv fonts browser corpus pretrain finetune test inspect check report sample bench ltp-model quality-model quality-eval clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,13 @@ else
 	  --master_addr $(MASTER_ADDR) --master_port $(MASTER_PORT) \
 	  -m model.train --config $(CONFIG) --corpus $(OUTPUT) --out $(MODEL_OUT) $(if $(INIT),--init $(INIT)) $(PRETRAIN_ARGS)
 endif
+
+# Fine-tune a model folder: make finetune TASK=classify|pair|tag TRAIN=… DEV=… [TEST=…] [FT_MODEL=out/model] [FT_OUT=…]
+FT_OUT ?= out/finetune
+FT_MODEL ?= $(MODEL_OUT)
+finetune: venv
+	@test -n "$(TASK)" -a -n "$(TRAIN)" -a -n "$(DEV)" || { echo "usage: make finetune TASK=classify|pair|tag TRAIN=F DEV=F [TEST=F] [FT_MODEL=out/model] [FT_OUT=out/finetune] [ARGS=…]"; exit 2; }
+	$(BIN)/python -m model.finetune "$(FT_MODEL)" --task "$(TASK)" --train "$(TRAIN)" --dev "$(DEV)" $(if $(TEST),--test "$(TEST)") --out "$(FT_OUT)" $(ARGS)
 
 # Headless Chromium for the report's browser test (Debian's package; nothing downloaded by a test tool).
 browser:

@@ -14,6 +14,15 @@ from transforms.segment import SEGMENTERS, load_segmenter, segment, words_of
 from transforms.vocab import Vocab
 
 
+def tokens_pinyin(text: str, word_lengths: list[int], spans: np.ndarray, pinyin: PinyinAnnotator) -> np.ndarray:
+    """uint8[T, 8]: each token's reading in context (its word's), zeros for a token that is not one character."""
+    char_pinyin = pinyin.encoded(words_of(text, word_lengths))
+    token_pinyin = np.zeros((len(spans), SLOTS), dtype=np.uint8)
+    single = (spans[:, 1] - spans[:, 0]) == 1
+    token_pinyin[single] = char_pinyin[spans[single, 0]]
+    return token_pinyin
+
+
 def annotate(text: str, word_lengths: list[int], vocab: Vocab, pinyin: PinyinAnnotator) -> dict[str, np.ndarray]:
     """ids int32[T], pinyin uint8[T, 8], words int32[T] (word index per token), sents int32[S] (first token of each
     sentence). A token that is not one Han character gets all-zero pinyin."""
@@ -22,10 +31,7 @@ def annotate(text: str, word_lengths: list[int], vocab: Vocab, pinyin: PinyinAnn
     word_of_char = np.repeat(np.arange(len(word_lengths), dtype=np.int32), word_lengths)
     # Renumber the words that hold tokens 0, 1, 2… (newline and space words hold none).
     _, words = np.unique(word_of_char[starts], return_inverse=True)
-    char_pinyin = pinyin.encoded(words_of(text, word_lengths))
-    token_pinyin = np.zeros((len(ids), SLOTS), dtype=np.uint8)
-    single = (spans[:, 1] - starts) == 1
-    token_pinyin[single] = char_pinyin[starts[single]]
+    token_pinyin = tokens_pinyin(text, word_lengths, spans, pinyin)
     sents = np.unique(np.searchsorted(starts, np.array(sentence_starts(text), dtype=np.int64)))
     sents = sents[sents < len(ids)]
     return {"ids": ids.astype(np.int32), "pinyin": token_pinyin, "words": words.astype(np.int32),

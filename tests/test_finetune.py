@@ -1,0 +1,109 @@
+"""Fine-tuning: the tokenizer (offsets, pairs, truncation, the shards' pinyin), the heads and their loading report,
+the input formats and their errors, and small fine-tunes that fit their training sets."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from model import ChineseBertConfig, ChineseBertForMaskedLM
+from model.checkpoint import save_model
+from model.finetune_data import FormatError, entities, read_examples, tagging_metrics
+from model.heads import ChineseBertForSequenceClassification, ChineseBertForTokenClassification
+from model.tokenizer import ChineseBertTokenizer
+from transforms.annotate import annotate
+from transforms.pinyin import PinyinAnnotator
+from transforms.segment import load_segmenter, segment
+from transforms.vocab import Vocab
+
+
+@pytest.fixture(scope="module")
+def model_dir(corpus, tmp_path_factory):
+    """A tiny, untrained model folder on the sample corpus's vocabulary and assets."""
+    out, _, _ = corpus
+    vocab = (out / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    torch.manual_seed(0)
+    model = ChineseBertForMaskedLM(ChineseBertConfig.tiny(len([t for t in vocab if t])))
+    folder = tmp_path_factory.mktemp("tiny")
+    save_model(model, str(folder), str(out))
+    return folder
+
+
+def test_tokenizer_offsets_pairs_truncation_and_the_shards_pinyin(model_dir):
+    tok = ChineseBertTokenizer.from_pretrained(str(model_dir))
+    text = "市民图书馆今天开放，银行也开门了。"
+    enc = tok(text)
+    assert enc["input_ids"][0] == tok.special.cls and enc["input_ids"][-1] == tok.special.sep
+    assert "".join(text[s:e] for s, e in enc["offsets"]) == text  # offsets cover the text, specials are (0, 0)
+    shards = annotate(text, segment(text, load_segmenter("jieba")), tok.vocab, PinyinAnnotator())
+    assert enc["input_ids"][1:-1] == shards["ids"].tolist()
+    assert np.array_equal(np.array(enc["pinyin_ids"][1:-1]), shards["pinyin"].astype(np.int64))  # as the shards hold
+    pair = tok("今天天气很好。", "明天呢？")
+    assert pair["token_type_ids"] == [0] * 9 + [1] * 5 and pair["input_ids"].count(tok.special.sep) == 2
+    cut = tok(text * 10, "短句。" * 3, max_length=20)
+    assert len(cut["input_ids"]) == 20 and cut["token_type_ids"].count(1) == 10  # longest first: the pair keeps 9 + [SEP]
+    batch = tok([text, "好"], padding="longest", return_tensors="pt")
+    assert batch["input_ids"].shape == (2, len(enc["input_ids"])) and batch["attention_mask"][1].sum() == 3
+    assert batch["pinyin_ids"].shape == (2, len(enc["input_ids"]), 8) and tok.decode(enc["input_ids"]) == text
+
+
+def test_heads_load_the_encoder_and_say_what_is_new_and_unused(model_dir):
+    model, report = ChineseBertForSequenceClassification.from_pretrained(str(model_dir), num_labels=3)
+    assert "initialised new: classifier.bias, classifier.weight" in report and "cls.predictions" in report
+    ids = torch.randint(5, 100, (2, 7))
+    pinyin = torch.zeros(2, 7, 8, dtype=torch.long)
+    assert model(ids, pinyin, torch.ones_like(ids)).shape == (2, 3)
+    tagger, _ = ChineseBertForTokenClassification.from_pretrained(str(model_dir), num_labels=5)
+    loss, logits = tagger(ids, pinyin, torch.ones_like(ids), labels=torch.full((2, 7), -100))
+    assert logits.shape == (2, 7, 5) and loss.item() == 0.0
+    encoder = dict(model.bert.named_parameters())["embeddings.word_embeddings.weight"]
+    from safetensors.torch import load_file
+
+    assert torch.equal(encoder, load_file(str(model_dir / "model.safetensors"))["bert.embeddings.word_embeddings.weight"])
+
+
+def test_input_formats_and_bad_lines(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"sentence": "好吃", "label": "1"}\n{"sentence": "难吃", "label": 0}\n',
+                                      encoding="utf-8")
+    (tmp_path / "p.tsv").write_text("label\ttext_a\ttext_b\n1\t今天\t明天\n0\t你好\t再见\n", encoding="utf-8")
+    (tmp_path / "t.conll").write_text("北 B-LOC\n京 I-LOC\n好 O\n\n上 B-LOC\n海 I-LOC\n", encoding="utf-8")
+    assert [(e.text, e.label) for e in read_examples(str(tmp_path / "a.jsonl"), "classify")] == [("好吃", "1"), ("难吃", "0")]
+    assert [(e.text, e.pair, e.label) for e in read_examples(str(tmp_path / "p.tsv"), "pair")][0] == ("今天", "明天", "1")
+    tagged = read_examples(str(tmp_path / "t.conll"), "tag")
+    assert [e.items for e in tagged] == [["北", "京", "好"], ["上", "海"]] and tagged[1].tags == ["B-LOC", "I-LOC"]
+    for name, content, task, where in (("b.jsonl", '{"sentence": "好", "label": 1}\n{"sentence": 1}\n', "classify", ":2:"),
+                                       ("c.jsonl", '{"sentence": "好", "label": 1}\nnot json\n', "classify", ":2:"),
+                                       ("d.tsv", "label\ttext_a\n1\tx\textra\n", "classify", ":2:"),
+                                       ("e.tsv", "label\ttext\n1\tx\n", "classify", ":1:"),
+                                       ("f.conll", "北 B-LOC\n京 I-LOC x\n", "tag", ":2:")):
+        (tmp_path / name).write_text(content, encoding="utf-8")
+        with pytest.raises(FormatError, match=f"{name}{where}"):
+            read_examples(str(tmp_path / name), task)
+
+
+def test_entity_spans_and_metrics():
+    assert entities(["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-ORG"]) == {(0, 2, "PER"), (3, 4, "LOC"), (4, 5, "LOC"),
+                                                                        (5, 6, "ORG")}
+    m = tagging_metrics([["B-PER", "I-PER", "O"]], [["B-PER", "O", "O"]])
+    assert m["entity_f1"] == 0.0 and m["token_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_a_small_fine_tune_fits_its_training_set(model_dir, tmp_path):
+    from model.finetune import main
+
+    good, bad = ["味道很好吃", "服务很好", "很好很满意", "好评推荐"], ["味道很难吃", "服务太差", "很差不满意", "差评失望"]
+    rows = [{"sentence": t, "label": "pos"} for t in good] + [{"sentence": t, "label": "neg"} for t in bad]
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows * 4), encoding="utf-8")
+    metrics = main([str(model_dir), "--task", "classify", "--train", str(train), "--dev", str(train), "--test",
+                    str(train), "--out", str(tmp_path / "cls"), "--epochs", "12", "--lr", "5e-4", "--batch-size", "8", "--patience", "12",
+                    "--quiet"])
+    assert metrics["dev"]["accuracy"] == 1.0 and metrics["test"]["macro_f1"] == 1.0
+    assert (tmp_path / "cls" / "best" / "vocab.txt").exists() and (tmp_path / "cls" / "predictions_test.jsonl").exists()
+    conll = "".join(f"{c} {t}\n" for c, t in zip("我去上海", ["O", "O", "B-LOC", "I-LOC"])) + "\n" + \
+        "".join(f"{c} {t}\n" for c, t in zip("北大很大", ["B-ORG", "I-ORG", "O", "O"])) + "\n"
+    (tmp_path / "t.conll").write_text(conll * 6, encoding="utf-8")
+    tagged = main([str(model_dir), "--task", "tag", "--train", str(tmp_path / "t.conll"), "--dev",
+                   str(tmp_path / "t.conll"), "--out", str(tmp_path / "tag"), "--epochs", "12", "--lr", "5e-4", "--patience", "12",
+                   "--batch-size", "4", "--quiet"])
+    assert tagged["dev"]["entity_f1"] == 1.0
