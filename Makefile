@@ -37,7 +37,7 @@ else
   RUNNER_ARGS := --runner=$(RUNNER)
 endif
 
-.PHONY: venv fonts browser corpus pretrain finetune test inspect check report sample bench ltp-model quality-model quality-eval clean
+.PHONY: venv fonts browser corpus pretrain finetune evaluate ablation test inspect check report sample bench ltp-model quality-model quality-eval clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -84,6 +84,14 @@ FT_MODEL ?= $(MODEL_OUT)
 finetune: venv
 	@test -n "$(TASK)" -a -n "$(TRAIN)" -a -n "$(DEV)" || { echo "usage: make finetune TASK=classify|pair|tag TRAIN=F DEV=F [TEST=F] [FT_MODEL=out/model] [FT_OUT=out/finetune] [ARGS=…]"; exit 2; }
 	$(BIN)/python -m model.finetune "$(FT_MODEL)" --task "$(TASK)" --train "$(TRAIN)" --dev "$(DEV)" $(if $(TEST),--test "$(TEST)") --out "$(FT_OUT)" $(ARGS)
+
+# The fixed evaluation suite (model.evaluate) on a model folder; the pretrained-vs-random ablation (recipes.ablation).
+EVAL_MODEL ?= $(MODEL_OUT)
+evaluate: venv
+	$(BIN)/python -m model.evaluate "$(EVAL_MODEL)" --out out/evaluate $(ARGS)
+
+ablation: venv
+	$(BIN)/python -m recipes.ablation $(ARGS)
 
 # Headless Chromium for the report's browser test (Debian's package; nothing downloaded by a test tool).
 browser:

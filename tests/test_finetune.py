@@ -107,3 +107,45 @@ def test_a_small_fine_tune_fits_its_training_set(model_dir, tmp_path):
                    str(tmp_path / "t.conll"), "--out", str(tmp_path / "tag"), "--epochs", "12", "--lr", "5e-4", "--patience", "12",
                    "--batch-size", "4", "--quiet"])
     assert tagged["dev"]["entity_f1"] == 1.0
+
+
+def test_the_evaluation_suites_splits_are_fixed_disjoint_and_mixed(tmp_path):
+    import os
+
+    from conftest import SHARED_DATA
+    from model.evaluate import write_task
+
+    if not os.path.isdir(SHARED_DATA):
+        pytest.skip("needs ../shared/data")
+    first, again = write_task("waimai", str(tmp_path / "a")), write_task("waimai", str(tmp_path / "b"))
+    texts = {}
+    for split in ("train", "dev", "test"):
+        rows = [json.loads(line) for line in open(first[split], encoding="utf-8")]
+        assert open(first[split], "rb").read() == open(again[split], "rb").read()  # the same files every time
+        assert {r["label"] for r in rows} == {"0", "1"}  # both labels, although the source file is sorted by label
+        texts[split] = {r["sentence"] for r in rows}
+    assert not texts["train"] & texts["test"] and not texts["dev"] & texts["test"]
+    tagged = read_examples(write_task("gsd-seg", str(tmp_path / "seg"))["test"], "tag")
+    assert len(tagged) == 379 and all(t.tags[0] == "B-W" for t in tagged)
+
+
+def test_a_converted_reference_checkpoint_fine_tunes_with_the_same_command(model_dir, tmp_path):
+    """The released ChineseBERT cannot be downloaded here: a reference-format folder made from our own model stands
+    in for it (pytorch_model.bin, BERT config.json, vocab.txt, config/), converted back with model.convert."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    for command in (["to-reference", str(model_dir), str(tmp_path / "ref")],
+                    ["from-reference", str(tmp_path / "ref"), str(tmp_path / "converted")]):
+        subprocess.run([sys.executable, "-m", "model.convert", *command], cwd=ROOT, check=True, capture_output=True)
+    train = tmp_path / "t.jsonl"
+    train.write_text("".join(json.dumps({"sentence1": a, "sentence2": b, "label": str(int(a == b))},
+                                        ensure_ascii=False) + "\n" for a, b in [("好吃", "好吃"), ("好吃", "难吃")] * 4),
+                     encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "model.finetune", str(tmp_path / "converted"), "--task", "pair",
+                           "--train", str(train), "--dev", str(train), "--out", str(tmp_path / "ft"), "--epochs", "1",
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "initialised new: classifier.bias, classifier.weight" in done.stderr and done.stdout.startswith("pair: ")

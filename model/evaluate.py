@@ -1,0 +1,124 @@
+"""A small, fixed evaluation suite: fine-tune a model folder on each task and print one table.
+
+    python -m model.evaluate MODEL_DIR [--out DIR] [--tasks waimai,gsd-seg,gsd-pos] [--seed 1]
+
+Tasks, built from ../shared/data with fixed splits (a text goes to test when crc32(text) % 10 == 0, to dev when it
+is 1, else to train; each split capped, taken in a fixed hash order):
+- waimai: food-delivery review sentiment (classify; train 2,000 / dev 400 / test 1,000).
+- gsd-seg: word segmentation as tagging, B-W / I-W per character (UD Chinese GSD train; 1,000 / 300 / 379).
+- gsd-pos: part of speech as tagging, B-UPOS / I-UPOS per character (the same sentences).
+The same hyper-parameters for every model (--epochs 3, --lr 3e-4, batch 32, max length 128, patience 2).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import zlib
+
+from model.finetune import main as finetune
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
+CAPS = {"waimai": (2000, 400, 1000), "gsd-seg": (1000, 300, 600), "gsd-pos": (1000, 300, 600)}
+TASKS = {"waimai": "classify", "gsd-seg": "tag", "gsd-pos": "tag"}
+SCORE = {"classify": "accuracy", "tag": "entity_f1"}
+
+
+def split_of(text: str) -> str:
+    bucket = zlib.crc32(text.encode("utf-8")) % 10
+    return "test" if bucket == 0 else "dev" if bucket == 1 else "train"
+
+
+def _capped(rows, key, caps) -> dict[str, list]:
+    """Rows split by hash, in a fixed hash order (the files are sorted by label), each split capped."""
+    out = {"train": [], "dev": [], "test": []}
+    limit = dict(zip(("train", "dev", "test"), caps))
+    for row in sorted(rows, key=lambda r: (zlib.crc32(b"order" + key(r).encode("utf-8")), key(r))):
+        split = split_of(key(row))
+        if len(out[split]) < limit[split]:
+            out[split].append(row)
+    return out
+
+
+def gsd_sentences() -> list[list[tuple[str, str]]]:
+    """(form, UPOS) words of each UD GSD sentence (multi-word token ranges skipped)."""
+    sentences, words = [], []
+    with open(os.path.join(DATA, "segmentation", "ud_gsd_train.conll"), encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                if words:
+                    sentences.append(words)
+                words = []
+                continue
+            cols = line.split("\t")
+            if line.startswith("#") or len(cols) < 4 or not cols[0].isdigit():
+                continue
+            words.append((cols[1], cols[3]))
+    if words:
+        sentences.append(words)
+    return sentences
+
+
+def write_task(name: str, folder: str) -> dict[str, str]:
+    """The task's train/dev/test files in the finetune input formats; returns their paths."""
+    os.makedirs(folder, exist_ok=True)
+    paths = {split: os.path.join(folder, f"{split}.{'jsonl' if name == 'waimai' else 'conll'}")
+             for split in ("train", "dev", "test")}
+    if name == "waimai":
+        with open(os.path.join(DATA, "quality", "reviews_waimai_10k.csv"), encoding="utf-8") as f:
+            rows = [(r["review"], r["label"]) for r in csv.DictReader(f) if r["review"].strip()]
+        for split, part in _capped(rows, lambda r: r[0], CAPS[name]).items():
+            with open(paths[split], "w", encoding="utf-8") as f:
+                f.writelines(json.dumps({"sentence": t, "label": label}, ensure_ascii=False) + "\n" for t, label in part)
+        return paths
+    for split, part in _capped(gsd_sentences(), lambda s: "".join(w for w, _ in s), CAPS[name]).items():
+        with open(paths[split], "w", encoding="utf-8") as f:
+            for sentence in part:
+                for word, pos in sentence:
+                    kind = "W" if name == "gsd-seg" else pos
+                    f.writelines(f"{ch} {'B' if i == 0 else 'I'}-{kind}\n" for i, ch in enumerate(word))
+                f.write("\n")
+    return paths
+
+
+def evaluate(model_dir: str, out: str, tasks: list[str], seed: int = 1, epochs: int = 3, lr: float = 3e-4) -> dict:
+    """Fine-tune on each task; {task: {"dev": …, "test": …, "score": test score}}."""
+    results = {}
+    for name in tasks:
+        paths = write_task(name, os.path.join(out, "data", name))
+        metrics = finetune([model_dir, "--task", TASKS[name], "--train", paths["train"], "--dev", paths["dev"],
+                            "--test", paths["test"], "--out", os.path.join(out, name), "--epochs", str(epochs),
+                            "--lr", str(lr), "--batch-size", "32", "--max-length", "128", "--seed", str(seed),
+                            "--quiet"])
+        key = SCORE[TASKS[name]]
+        results[name] = {"metric": key, "dev": metrics["dev"][key], "test": metrics["test"][key],
+                         "best_epoch": metrics["best_epoch"], "seconds": metrics["seconds"]}
+    with open(os.path.join(out, "evaluation.json"), "w", encoding="utf-8") as f:
+        json.dump({"model": model_dir, "seed": seed, "epochs": epochs, "lr": lr, "tasks": results}, f, indent=2)
+    return results
+
+
+def table(results: dict) -> str:
+    lines = ["| task | metric | dev | test |", "|---|---|---|---|"]
+    lines += [f"| {t} | {r['metric']} | {r['dev']:.4f} | {r['test']:.4f} |" for t, r in results.items()]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_dir")
+    parser.add_argument("--out", default="out/evaluate")
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    args = parser.parse_args(argv)
+    if not os.path.isdir(DATA):
+        raise SystemExit(f"the evaluation data is read from {os.path.normpath(DATA)}, which is not here")
+    print(table(evaluate(args.model_dir, args.out, args.tasks.split(","), args.seed, args.epochs, args.lr)))
+
+
+if __name__ == "__main__":
+    main()
