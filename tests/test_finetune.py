@@ -31,6 +31,7 @@ def model_dir(corpus, tmp_path_factory):
 
 def test_tokenizer_offsets_pairs_truncation_and_the_shards_pinyin(model_dir):
     tok = ChineseBertTokenizer.from_pretrained(str(model_dir))
+    assert tok.config.segmenter == "jieba" and (model_dir / "tokenizer_config.json").exists()  # the corpus's segmenter
     text = "市民图书馆今天开放，银行也开门了。"
     enc = tok(text)
     assert enc["input_ids"][0] == tok.special.cls and enc["input_ids"][-1] == tok.special.sep
