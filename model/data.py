@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from webdataset.gopen import gopen_schemes
 
 from model.masking import IGNORE, MaskingConfig, SpecialIds
 from pipeline.work import read_bytes
@@ -43,15 +42,6 @@ class CorpusAssets:
         listed = json.loads(read("manifest.json"))["shards"]
         return cls(tokens, _npy(read("glyphs.npy")).copy(), _npy(read("pinyin_default.npy")).copy(),
                    [FileSystems.join(corpus, s["name"]) for s in listed], [int(s["samples"]) for s in listed])
-
-
-def _open_with_beam(url: str, mode: str = "rb", bufsize: int = 8192, **kw):
-    """WebDataset opener for object-store shards: Beam's filesystems, with the job's credentials and endpoints."""
-    return FileSystems.open(url, compression_type=CompressionTypes.UNCOMPRESSED)
-
-
-for _scheme in ("s3", "gs"):  # instead of WebDataset's gsutil subprocess (and its missing s3 handler)
-    gopen_schemes[_scheme] = _open_with_beam
 
 
 @dataclass(frozen=True)

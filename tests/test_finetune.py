@@ -14,7 +14,6 @@ from model.tokenizer import ChineseBertTokenizer
 from transforms.annotate import annotate
 from transforms.pinyin import PinyinAnnotator
 from transforms.segment import load_segmenter, segment
-from transforms.vocab import Vocab
 
 
 @pytest.fixture(scope="module")
