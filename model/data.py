@@ -246,22 +246,18 @@ def collate(sequences, special: SpecialIds, max_predictions: int) -> dict[str, t
     b = len(sequences)
     input_ids = torch.full((b, length), special.pad, dtype=torch.long)
     pinyin_ids = torch.zeros((b, length, 8), dtype=torch.long)
-    labels = torch.full((b, length), IGNORE, dtype=torch.long)
     attention_mask = torch.zeros((b, length), dtype=torch.long)
-    whole_word = torch.zeros(b, dtype=torch.bool)
     masked_positions = torch.zeros((b, max_predictions), dtype=torch.long)
     masked_labels = torch.full((b, max_predictions), IGNORE, dtype=torch.long)
-    for i, (ids, pinyin, lab, wwm) in enumerate(sequences):
+    for i, (ids, pinyin, lab, _) in enumerate(sequences):
         n = len(ids)
         input_ids[i, :n] = torch.from_numpy(ids)
         pinyin_ids[i, :n] = torch.from_numpy(pinyin.astype(np.int64))
-        labels[i, :n] = torch.from_numpy(lab)
         attention_mask[i, :n] = 1
-        whole_word[i] = wwm
         positions = np.nonzero(lab != IGNORE)[0]
         if len(positions) > max_predictions:
             raise ValueError(f"{len(positions)} masked positions exceed max_predictions {max_predictions}")
         masked_positions[i, :len(positions)] = torch.from_numpy(positions)
         masked_labels[i, :len(positions)] = torch.from_numpy(lab[positions])
-    return {"input_ids": input_ids, "pinyin_ids": pinyin_ids, "attention_mask": attention_mask, "labels": labels,
-            "whole_word": whole_word, "masked_positions": masked_positions, "masked_labels": masked_labels}
+    return {"input_ids": input_ids, "pinyin_ids": pinyin_ids, "attention_mask": attention_mask,
+            "masked_positions": masked_positions, "masked_labels": masked_labels}
