@@ -49,6 +49,17 @@ def warc_stream(*records: bytes, gzip: bool = True) -> io.BytesIO:
     return io.BytesIO(data)
 
 
+class CountingStream(io.BytesIO):
+    """A seekable stream that counts the bytes read from it: the reader's work, independent of the clock."""
+
+    bytes_read = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+
 def article(paragraphs: list[str], title: str = "标题", charset_meta: str | None = "utf-8") -> str:
     return make_sample.page(title, paragraphs, charset_meta=charset_meta)
 

@@ -8,13 +8,12 @@ CI runs a fixed, derandomised budget (FUZZ_EXAMPLES, default 150); `FUZZ_EXAMPLE
 Every input that ever failed is kept in tests/fuzz_regressions/ and replayed first.
 """
 import glob
-import io
 import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import ROOT, SHARED_DATA
+from conftest import ROOT, SHARED_DATA, CountingStream
 from transforms.config import ReadConfig
 from transforms.gzip_members import iter_gzip_members
 from transforms.types import ReadFailure, Record, Rejected
@@ -39,15 +38,6 @@ def _seed_records() -> list[bytes]:
 
 
 SEEDS = _seed_records()
-
-
-class CountingStream(io.BytesIO):
-    bytes_read = 0
-
-    def read(self, size=-1):
-        data = super().read(size)
-        self.bytes_read += len(data)
-        return data
 
 
 @st.composite

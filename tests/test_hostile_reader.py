@@ -1,12 +1,11 @@
 """Hostile WARC files: damaged framing is counted once per damaged region, the valid records around it are kept,
 no header bytes reach a kept payload, and the work done grows with the file, not with the attack."""
 import gzip
-import io
 
 import brotli
 import pytest
 
-from conftest import warc_stream
+from conftest import CountingStream, warc_stream
 from sample.make_sample import gzip_member, http_response, response, warc_record
 from transforms.config import ReadConfig
 from transforms.warc import iter_warc
@@ -14,17 +13,6 @@ from transforms.warc import iter_warc
 CFG = ReadConfig()
 DATE = "2026-03-01T00:00:00Z"
 PAGE = "<html><body><p>市民图书馆新馆今日开放，藏书三十万册。</p></body></html>".encode("utf-8")
-
-
-class CountingStream(io.BytesIO):
-    """A seekable stream that counts the bytes read from it: the reader's work, independent of the clock."""
-
-    bytes_read = 0
-
-    def read(self, size=-1):
-        data = super().read(size)
-        self.bytes_read += len(data)
-        return data
 
 
 def records(n):
