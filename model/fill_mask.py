@@ -1,6 +1,6 @@
 """Top predictions for each [MASK] in a sentence: `python -m model.fill_mask MODEL_DIR "北京是[MASK]国的首都。" [--top 5]`.
 
-The text is tokenised with the model's vocabulary; pinyin is read in context (segmentation + pypinyin) with the
+The text is tokenised with the model's vocabulary; pinyin is read in context by the model folder's tokenizer (its corpus's segmenter and pinyin reader) with the
 [MASK] positions' pinyin left at zero, as in pretraining.
 """
 from __future__ import annotations
@@ -12,25 +12,19 @@ import numpy as np
 import torch
 
 from model.checkpoint import load_model
-from model.masking import SpecialIds
-from transforms.pinyin import PinyinAnnotator
-from transforms.segment import load_segmenter, segment, words_of
-from transforms.vocab import MASK, Vocab
+from model.tokenizer import ChineseBertTokenizer
+from transforms.vocab import MASK
 
 MASK_STANDIN = "\u3007"  # 〇: a Han-like placeholder so segmentation and pinyin see a character in the slot
 
 
-def encode(text: str, vocab: Vocab, special: SpecialIds) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+def encode(text: str, tokenizer: ChineseBertTokenizer) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
     """(input ids [1, T], pinyin ids [1, T, 8], positions of the masks) with [CLS] … [SEP]."""
+    special = tokenizer.special
     plain = text.replace(MASK, MASK_STANDIN)
-    words = words_of(plain, segment(plain, load_segmenter("jieba")))
-    char_pinyin = PinyinAnnotator().encoded(words)
-    ids, spans = vocab.tokenize(plain)
+    ids, pinyin, spans = tokenizer.encode_text(plain)
     masks = [i for i, (start, _) in enumerate(spans) if plain[start] == MASK_STANDIN]
     ids[masks] = special.mask
-    pinyin = np.zeros((len(ids), 8), dtype=np.int64)
-    single = (spans[:, 1] - spans[:, 0]) == 1
-    pinyin[single] = char_pinyin[spans[single, 0]]
     pinyin[masks] = 0
     ids = np.concatenate([[special.cls], ids, [special.sep]])
     pinyin = np.concatenate([np.zeros((1, 8), np.int64), pinyin, np.zeros((1, 8), np.int64)])
@@ -40,11 +34,10 @@ def encode(text: str, vocab: Vocab, special: SpecialIds) -> tuple[torch.Tensor, 
 @torch.no_grad()
 def fill_mask(model_dir: str, text: str, top: int = 5) -> list[list[tuple[str, float]]]:
     """For each [MASK] in order: the top tokens and their probabilities."""
-    with open(os.path.join(model_dir, "vocab.txt"), encoding="utf-8") as f:
-        vocab = Vocab.from_text(f.read())
-    special = SpecialIds.from_tokens(vocab.tokens)
+    tokenizer = ChineseBertTokenizer.from_pretrained(model_dir)
+    vocab = tokenizer.vocab
     model = load_model(model_dir).eval()
-    ids, pinyin, masks = encode(text, vocab, special)
+    ids, pinyin, masks = encode(text, tokenizer)
     if not masks:
         raise ValueError("the text has no [MASK]")
     probs = model(ids, pinyin, torch.ones_like(ids))[0, masks].softmax(-1)

@@ -1,5 +1,5 @@
 """Raw text → ChineseBERT inputs, with the corpus job's own code: the vocabulary's tokenisation, the configured
-segmenter and pypinyin in context (`transforms.annotate.tokens_pinyin`), so a text gets the ids and pinyin the shards
+segmenter and the pinyin reader in context (`transforms.annotate.tokens_pinyin`), so a text gets the ids and pinyin the shards
 would hold for it.
 
     tok = ChineseBertTokenizer.from_pretrained("out/model")
@@ -26,8 +26,12 @@ NO_SPAN = (0, 0)  # offsets of [CLS], [SEP] and padding
 
 @dataclass
 class TokenizerConfig:
-    segmenter: str = "jieba"  # what gives the words pypinyin reads in context: the corpus job's annotate.segmenter
+    # The corpus job's annotate settings: the words and readings the model was pretrained on.
+    segmenter: str = "ltp-perceptron"
     segmenter_model: str = ""
+    pinyin: str = "g2pm"
+    polyphone_context: int = 8
+    polyphone_min_confidence: float = 0.7
     max_length: int = 512
 
 
@@ -38,7 +42,7 @@ class ChineseBertTokenizer:
         self.vocab, self.config = vocab, config or TokenizerConfig()
         self.special = SpecialIds.from_tokens(vocab.tokens)
         self._segmenter = load_segmenter(self.config.segmenter, self.config.segmenter_model)
-        self._pinyin = PinyinAnnotator()
+        self._pinyin = PinyinAnnotator.from_config(self.config)
 
     @classmethod
     def from_pretrained(cls, folder: str) -> "ChineseBertTokenizer":
@@ -46,7 +50,12 @@ class ChineseBertTokenizer:
         with open(os.path.join(folder, "vocab.txt"), encoding="utf-8") as f:
             vocab = Vocab.from_text(f.read())
         path = os.path.join(folder, CONFIG_NAME)
-        config = TokenizerConfig(**json.load(open(path, encoding="utf-8"))) if os.path.exists(path) else None
+        config = None
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                saved = json.load(f)
+            saved.setdefault("pinyin", "pypinyin")  # written before the context model existed
+            config = TokenizerConfig(**saved)
         return cls(vocab, config)
 
     def save_pretrained(self, folder: str) -> None:

@@ -80,6 +80,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--checkpoint-activations", action="store_true", help="recompute layer activations in backward")
     p.add_argument("--no-resume", action="store_true", help="ignore checkpoints in OUT/checkpoints")
     p.add_argument("--stop-after", type=int, default=None, help="checkpoint and stop at this step (resume later)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="wall-clock budget: checkpoint and stop at the first log step past it (resume later)")
     p.add_argument("--quiet", action="store_true", help="no progress bar; one line per log interval")
     args = p.parse_args(argv)
     for key, value in PRESETS[args.config].items():
@@ -109,6 +111,14 @@ def param_groups(model: torch.nn.Module, weight_decay: float):
             continue
         (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def over_budget(started: float, args, device, world: int) -> bool:
+    """Whether the wall-clock budget is spent; rank 0's clock decides for every rank so that all stop together."""
+    spent = torch.tensor(float(time.time() - started > args.max_minutes * 60), device=device)
+    if world > 1:
+        dist.broadcast(spent, 0)
+    return bool(spent.item())
 
 
 def linear_schedule(warmup: int, total: int):
@@ -320,6 +330,9 @@ def train(argv=None) -> dict:
                        "grad_norm": round(float(grad_norm), 4), "tokens_per_s": round(tokens.item() * world / elapsed)}
             loss_sum.zero_()
             window = 0
+        if args.max_minutes and step % args.log_every == 0 and step < stop and over_budget(started, args, device,
+                                                                                          world):
+            stop, metrics["stopped_by_time_budget"] = step, True
         if evaluating:
             began = time.time()
             metrics.update(evaluate(model, assets, data_cfg, args, device, rank, world))
@@ -349,7 +362,7 @@ def train(argv=None) -> dict:
     if rank == 0:
         writer.wait()
         board.close()
-        if step == args.steps:
+        if step == args.steps or metrics.get("stopped_by_time_budget"):
             save_model(model, args.out, args.corpus)
         with open(os.path.join(args.out, "final_metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)

@@ -68,12 +68,12 @@ def write_assets(output: str, vocab_info: dict, config: CorpusConfig) -> dict:
 class Annotate(beam.DoFn):
     """Document → (document, {ids, pinyin, words, sents}); the vocabulary comes with the DoFn (no side input)."""
 
-    def __init__(self, tokens: list[str]):
-        self.tokens = tokens
+    def __init__(self, tokens: list[str], config):
+        self.tokens, self.config = tokens, config
 
     def setup(self):
         self.vocab = Vocab(self.tokens)
-        self.pinyin = PinyinAnnotator()
+        self.pinyin = PinyinAnnotator.from_config(self.config)  # loads g2pM's weights once per worker
 
     def process(self, doc):
         try:

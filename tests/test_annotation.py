@@ -1,5 +1,6 @@
 """Segmentation backends (jieba, LTP perceptron, ltp.LTP), contextual pinyin, vocabulary, annotation arrays, glyphs."""
 import json
+import os
 import subprocess
 import sys
 
@@ -49,7 +50,7 @@ def test_ltp_backends_agree_on_the_same_model(ltp_model):
 
 def test_unknown_or_modelless_segmenter_is_an_error():
     with pytest.raises(ValueError):
-        load_segmenter("ltp-perceptron")
+        load_segmenter("ltp")
     with pytest.raises(ValueError):
         load_segmenter("stanza", "x")
 
@@ -139,15 +140,19 @@ def test_glyphs_render_detect_missing_and_fall_back():
         assert rep[0]["fallback"] == 1 and np.array_equal(g[0, 0], renderer.draw("noto-serif-sc", missing_in_kai))
 
 
-def test_annotate_command_prints_words_and_pinyin_per_line():
-    lines = "我去银行取钱。\n音乐 ABC\n"
-    out = subprocess.run([sys.executable, "-m", "transforms.annotate", "--segmenter", "jieba"], input=lines, cwd=ROOT,
+def test_annotate_command_prints_what_the_job_defaults_give():
+    from transforms.config import AnnotateConfig
+
+    lines = "我去银行还钱。\n音乐 ABC\n"
+    out = subprocess.run([sys.executable, "-m", "transforms.annotate"], input=lines, cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout.splitlines()
     rows = [json.loads(line) for line in out]
-    assert [r["text"] for r in rows] == ["我去银行取钱。", "音乐 ABC"]
+    assert [r["text"] for r in rows] == ["我去银行还钱。", "音乐 ABC"]
+    config = AnnotateConfig()
+    seg, reader = load_segmenter(config.segmenter, config.segmenter_model), PinyinAnnotator.from_config(config)
     for r in rows:
-        assert "".join(r["words"]) == r["text"] and len(r["pinyin"]) == len(r["text"])
-    assert rows[0]["pinyin"][3] == "hang2" and rows[1]["pinyin"][2:] == [None] * 4
+        assert r["words"] == words_of(r["text"], segment(r["text"], seg)) and r["pinyin"] == reader.readings(r["words"])
+    assert rows[0]["pinyin"][3:5] == ["hang2", "huan2"] and rows[1]["pinyin"][2:] == [None] * 4
 
 
 def test_a_perceptron_trained_on_gold_words_segments_them_back_the_same_way_every_time(tmp_path):
@@ -164,3 +169,92 @@ def test_a_perceptron_trained_on_gold_words_segments_them_back_the_same_way_ever
     sentences = ["".join(gold_words(t)) for t in tagged[:4]]
     assert first.cut_many(sentences) == [gold_words(t) for t in tagged[:4]] == again.cut_many(sentences)
     assert [len(w) for w in first.cut_many(["小明在图书馆借了2本书。"])[0]] == [2, 1, 3, 1, 1, 1, 1, 1, 1]
+
+
+def test_the_default_segmenter_is_the_bundled_gold_trained_ltp_model():
+    from transforms.config import AnnotateConfig
+    from transforms.segment import BUNDLED_MODEL, describe_segmenter
+
+    config = AnnotateConfig()
+    assert (config.segmenter, config.segmenter_model) == ("ltp-perceptron", "")
+    described = describe_segmenter(config.segmenter, config.segmenter_model)
+    assert described["backend"] == "ltp-perceptron" and len(described["sha256"]) == 64
+    seg = load_segmenter(config.segmenter, config.segmenter_model)
+    # Our sentences, People's Daily words: 图书馆 whole, 们 apart; full-width digits segment as ASCII ones.
+    words = words_of("市民们在图书馆看书。", segment("市民们在图书馆看书。", seg))
+    assert words[:4] == ["市民", "们", "在", "图书馆"] and "".join(words) == "市民们在图书馆看书。"
+    assert segment("１９９８年１月", seg) == segment("1998年1月", seg)
+
+
+def test_a_damaged_bundled_model_is_refused_with_a_clear_error(tmp_path, monkeypatch):
+    import shutil
+
+    import transforms.segment as S
+
+    damaged = tmp_path / "ltp_cws"
+    shutil.copytree(S.BUNDLED_MODEL, damaged)
+    (damaged / "cws_model.bin").write_bytes(b"version https://git-lfs.github.com/spec/v1\n")  # a checkout without it
+    monkeypatch.setattr(S, "BUNDLED_MODEL", str(damaged))
+    with pytest.raises(ValueError, match="sha256"):
+        S.load_segmenter("ltp-perceptron")
+
+
+def _everyday():
+    rows = []
+    for line in open(os.path.join(ROOT, "tests", "data", "everyday_polyphones.tsv"), encoding="utf-8"):
+        if line.strip() and not line.startswith("#"):
+            text, readings = line.rstrip("\n").split("\t")
+            rows.append((text, readings.split()))
+    return rows
+
+
+def test_polyphones_on_everyday_words_no_worse_than_pypinyin_anywhere():
+    """Our list of >= 100 everyday words and sentences: the context reader fixes pypinyin's lone guesses (还|钱) and
+    breaks none of its phrase readings (银行, 重庆, 长大, 睡觉, 觉得 ...)."""
+    from transforms.chars import HAN_RE
+
+    rows = _everyday()
+    assert len(rows) >= 100
+    seg = load_segmenter("ltp-perceptron")
+    readers = {name: PinyinAnnotator(name) for name in ("pypinyin", "g2pm")}
+    right = {name: set() for name in readers}
+    for i, (text, want) in enumerate(rows):
+        words = words_of(text, segment(text, seg))
+        for name, reader in readers.items():
+            got = [r for c, r in zip(text, reader.readings(words)) if HAN_RE.fullmatch(c)]
+            if got == want:
+                right[name].add(i)
+    assert right["pypinyin"] <= right["g2pm"], [rows[i][0] for i in right["pypinyin"] - right["g2pm"]]
+    assert len(right["g2pm"]) > len(right["pypinyin"]) and len(right["g2pm"]) >= 0.95 * len(rows)
+
+
+def test_the_context_model_reads_in_batches_exactly_as_one_at_a_time_and_only_among_a_characters_readings():
+    from transforms.polyphone import PolyphoneModel
+
+    model = PolyphoneModel()
+    sentences = ["我去银行还钱。", "他还没有回家，长得很高。", "重", "这条路很长很长的"]
+    targets = [[4], [1, 7], [0], [4, 6]]
+    batched = model.choose(sentences, targets)
+    assert batched == [model.choose([s], [t])[0] for s, t in zip(sentences, targets)]
+    assert batched[0] == ["huan2"] and batched[1][0] == "hai2"
+    readings = {"还": {"hai2", "huan2"}, "长": {"chang2", "zhang3"}, "重": {"zhong4", "chong2"}}
+    for s, ts, picks in zip(sentences, targets, batched):
+        assert all(p in readings[s[t]] for t, p in zip(ts, picks))
+    assert model.choose(["重"], [[0]], min_confidence=1.01) == [[None]]  # never that sure: pypinyin's stays
+
+
+def test_the_polyphone_weights_are_read_without_running_code_from_the_files(tmp_path):
+    import pickle
+
+    from transforms.polyphone import _load
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("a pickle ran code",))
+
+    path = tmp_path / "np_ckpt.pkl"
+    path.write_bytes(pickle.dumps({"w": Payload()}))
+    with pytest.raises(pickle.UnpicklingError, match="not allowed"):
+        _load(str(path))
+    path.write_bytes(pickle.dumps({"w": np.arange(3, dtype=np.float32), "names": ["a"]}))
+    assert _load(str(path))["names"] == ["a"]

@@ -12,6 +12,7 @@ from model.finetune_data import FormatError, entities, read_examples, tagging_me
 from model.heads import ChineseBertForSequenceClassification, ChineseBertForTokenClassification
 from model.tokenizer import ChineseBertTokenizer
 from transforms.annotate import annotate
+from transforms.config import AnnotateConfig
 from transforms.pinyin import PinyinAnnotator
 from transforms.segment import load_segmenter, segment
 
@@ -30,12 +31,14 @@ def model_dir(corpus, tmp_path_factory):
 
 def test_tokenizer_offsets_pairs_truncation_and_the_shards_pinyin(model_dir):
     tok = ChineseBertTokenizer.from_pretrained(str(model_dir))
-    assert tok.config.segmenter == "jieba" and (model_dir / "tokenizer_config.json").exists()  # the corpus's segmenter
+    config = AnnotateConfig()  # the sample corpus was made with the job's defaults; the tokenizer reads as it did
+    assert (tok.config.segmenter, tok.config.pinyin) == (config.segmenter, config.pinyin) == ("ltp-perceptron", "g2pm")
     text = "市民图书馆今天开放，银行也开门了。"
     enc = tok(text)
     assert enc["input_ids"][0] == tok.special.cls and enc["input_ids"][-1] == tok.special.sep
     assert "".join(text[s:e] for s, e in enc["offsets"]) == text  # offsets cover the text, specials are (0, 0)
-    shards = annotate(text, segment(text, load_segmenter("jieba")), tok.vocab, PinyinAnnotator())
+    shards = annotate(text, segment(text, load_segmenter(config.segmenter)), tok.vocab,
+                      PinyinAnnotator.from_config(config))
     assert enc["input_ids"][1:-1] == shards["ids"].tolist()
     assert np.array_equal(np.array(enc["pinyin_ids"][1:-1]), shards["pinyin"].astype(np.int64))  # as the shards hold
     pair = tok("今天天气很好。", "明天呢？")

@@ -206,6 +206,15 @@ def test_tiny_training_lowers_the_loss_and_resume_is_exact(corpus, tmp_path):
     assert os.path.exists(tmp_path / "b" / "model.safetensors") and os.path.exists(tmp_path / "b" / "glyphs.npy")
 
 
+def test_a_wall_clock_budget_stops_at_a_log_step_with_a_model_and_a_relaunch_continues(corpus, tmp_path):
+    out, _, _ = corpus
+    stopped = run_training(out, tmp_path, "--steps", "6", "--max-minutes", "0.0001", "--log-every", "2")
+    final = json.load(open(tmp_path / "final_metrics.json"))
+    assert stopped[-1]["step"] == 2 and final["stopped_by_time_budget"] is True
+    assert os.path.exists(tmp_path / "model.safetensors")  # the budget's model is written, not only a checkpoint
+    assert [m["step"] for m in run_training(out, tmp_path, "--steps", "6")][-1] == 6
+
+
 def test_two_cpu_processes_train_with_ddp_and_one_resumes_them(corpus, tmp_path):
     out, _, _ = corpus
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "model.train", "--corpus",

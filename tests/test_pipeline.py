@@ -196,12 +196,25 @@ def test_shards_carry_annotation_aligned_with_the_assets(corpus):
     assert manifest["vocab"]["coverage"] == 1.0  # the vocabulary was built from this corpus
     assert {a["name"] for a in manifest["assets"]} == {"vocab.txt", "glyphs.npy", "pinyin_default.npy",
                                                        "pinyin_alphabet.json"}
-    assert manifest["models"]["segmenter"]["backend"] == "jieba"
+    from transforms.config import AnnotateConfig
+    from transforms.pinyin import PinyinAnnotator
+    from transforms.segment import BUNDLED_MODEL, _dir_sha256, load_segmenter, segment, words_of
+
+    # The defaults: LTP's perceptron trained on gold words, pinyin read in context by pypinyin + g2pM.
+    assert manifest["models"]["segmenter"]["backend"] == "ltp-perceptron"
+    assert manifest["models"]["segmenter"]["sha256"] == _dir_sha256(BUNDLED_MODEL)
+    assert manifest["models"]["pinyin"]["backend"] == "g2pm" and manifest["models"]["pinyin"]["g2pM"] == "0.1.2.5"
+    segmenter, reader = load_segmenter("ltp-perceptron"), PinyinAnnotator.from_config(AnnotateConfig())
     for s in samples:
         text = s["txt"].decode()
         ids, pinyin, words, sents = (np.load(io.BytesIO(s[f"{n}.npy"])) for n in ("ids", "pinyin", "words", "sents"))
         chars = [c for c in text if not c.isspace()]
         assert len(ids) == len(pinyin) == len(words) == len(chars) and sents[0] == 0
+        # what the shards hold is what the defaults give for the same text
+        expected_words = [w for w in words_of(text, segment(text, segmenter)) if w.strip()]
+        assert np.max(words) + 1 == len(expected_words)
+        single = np.array([not c.isspace() for c in text])
+        assert np.array_equal(pinyin, reader.encoded(words_of(text, segment(text, segmenter)))[single])
         assert [tokens[i] for i in ids] == [c.lower() for c in chars]
         assert np.all(np.diff(words) >= 0) and np.all(np.diff(sents) > 0)
         if "银行" in text:

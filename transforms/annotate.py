@@ -1,15 +1,17 @@
 """Per-document annotation arrays for the shards (ids, pinyin, words, sentences), and a command to look at
-segmentation and pinyin: `python -m transforms.annotate [--segmenter NAME] [--model PATH] < lines.txt`."""
+segmentation and pinyin: `python -m transforms.annotate [--segmenter NAME] [--model PATH] [--pinyin g2pm|pypinyin] < lines.txt`."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
 import numpy as np
 
 from transforms.chars import sentence_starts
-from transforms.pinyin import SLOTS, PinyinAnnotator
+from transforms.config import AnnotateConfig
+from transforms.pinyin import PINYIN_BACKENDS, SLOTS, PinyinAnnotator
 from transforms.segment import SEGMENTERS, load_segmenter, segment, words_of
 from transforms.vocab import Vocab
 
@@ -39,12 +41,16 @@ def annotate(text: str, word_lengths: list[int], vocab: Vocab, pinyin: PinyinAnn
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="segment and read stdin lines; one JSON object per line")
-    parser.add_argument("--segmenter", default="jieba", choices=SEGMENTERS)
-    parser.add_argument("--model", default="", help="model path (or hub id for ltp)")
+    defaults = AnnotateConfig()  # the corpus job's: what this prints is what its shards hold
+    parser = argparse.ArgumentParser(description="segment and read stdin lines as the corpus job does; one JSON "
+                                                 "object per line")
+    parser.add_argument("--segmenter", default=defaults.segmenter, choices=SEGMENTERS)
+    parser.add_argument("--model", default=defaults.segmenter_model, help="model path (or hub id for ltp); "
+                        "default: the bundled model for ltp-perceptron")
+    parser.add_argument("--pinyin", default=defaults.pinyin, choices=PINYIN_BACKENDS)
     args = parser.parse_args(argv)
     segmenter = load_segmenter(args.segmenter, args.model)
-    pinyin = PinyinAnnotator()
+    pinyin = PinyinAnnotator.from_config(dataclasses.replace(defaults, pinyin=args.pinyin))
     for line in sys.stdin:
         text = line.rstrip("\n")
         words = words_of(text, segment(text, segmenter))

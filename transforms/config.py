@@ -95,8 +95,11 @@ class DedupConfig:
 
 @dataclass(frozen=True)
 class AnnotateConfig:
-    segmenter: str = "jieba"  # jieba | ltp-perceptron | ltp
-    segmenter_model: str = ""  # model folder or file (ltp: also a hub id)
+    segmenter: str = "ltp-perceptron"  # ltp-perceptron | jieba | ltp
+    segmenter_model: str = ""  # model folder or file (ltp: also a hub id); "" = the bundled gold-trained model
+    pinyin: str = "g2pm"  # g2pm: pypinyin's phrases, then g2pM's BiLSTM for lone polyphones | pypinyin: phrases only
+    polyphone_context: int = 8  # characters either side that the BiLSTM reads
+    polyphone_min_confidence: float = 0.7  # below this the BiLSTM's choice is ignored and pypinyin's reading stays
     vocab_file: str = ""  # a BERT vocab.txt to use (ids compatible with its checkpoints); "" builds one
     vocab_size: int = 23236  # the released ChineseBERT's size, as an upper bound
     min_char_count: int = 1
@@ -173,10 +176,10 @@ class CorpusConfig:
 
 # Allowed values beyond "the default's type, and not negative": (low, high) bounds or a set of choices.
 CHOICES = {"extract.extractor": {"resiliparse", "trafilatura"}, "clean.convert_script": {"none", "t2s", "s2t"},
-           "annotate.segmenter": {"jieba", "ltp-perceptron", "ltp"}}
+           "annotate.segmenter": {"jieba", "ltp-perceptron", "ltp"}, "annotate.pinyin": {"g2pm", "pypinyin"}}
 BOUNDS = {"dedup.lsh_bands": (1, None), "dedup.minhash_perms": (1, None), "dedup.shingle_chars": (1, None),
           "dedup.tree_fanout": (2, None), "dedup.max_rounds": (1, None), "dedup.rounds_per_pipeline": (1, None),
-          "shards.target_bytes": (1, None), "annotate.vocab_size": (6, None), "read.max_record_bytes": (1, 1 << 26),
+          "shards.target_bytes": (1, None), "annotate.vocab_size": (6, None), "annotate.polyphone_context": (1, 64), "read.max_record_bytes": (1, 1 << 26),
           "read.max_member_bytes": (1, None), "read.max_header_bytes": (64, None), "extract.max_html_chars": (1, None), "extract.max_depth": (8, None), "extract.timeout_s": (0.001, None),
           "thresholds.max_perplexity": (0, None), "thresholds.tier_head_max_perplexity": (0, None),
           "thresholds.tier_middle_max_perplexity": (0, None), "thresholds.max_spam_title_hits": (0, None),

@@ -1,7 +1,8 @@
-"""Contextual pinyin: pypinyin's phrase readings over our word segmentation, cached per word, encoded in the
-reference's alphabet (0 empty, 1–5 tone digits, 6–31 letters a–z) in 8 slots per character."""
+"""Contextual pinyin: pypinyin's phrase readings over our word segmentation (cached per word), g2pM's BiLSTM for the
+polyphonic characters no phrase decides (transforms/polyphone.py), encoded in the reference's alphabet (0 empty, 1–5 tone digits, 6–31 letters a–z) in 8 slots per character."""
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -43,39 +44,152 @@ def _pypinyin_readings(word: str) -> list[str | None]:
     return [item[0] if READING_RE.fullmatch(item[0]) else None for item in items]
 
 
+PINYIN_BACKENDS = ("g2pm", "pypinyin")
+CROSS_WORD_PHRASE_SIZES = (3, 2)
+TRUSTED_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "polyphone_default_ok.txt")
+
+
+def load_trusted(path: str = TRUSTED_FILE) -> frozenset[str]:
+    """Polyphonic characters whose most common reading the model itself picks (nearly) always when they stand
+    alone: no need to run it for them (`recipes/polyphone_trust.py` writes the list)."""
+    with open(path, encoding="utf-8") as f:
+        return frozenset(line.split("\t")[0] for line in f if line.strip() and not line.startswith("#"))
+
+
+def _phrase_decided(word: str) -> list[bool]:
+    """Per character: does pypinyin read it as part of a multi-character dictionary phrase (not a lone guess)?"""
+    from pypinyin.constants import PHRASES_DICT
+    from pypinyin.seg.mmseg import seg
+
+    if len(word) < 2:
+        return [False] * len(word)
+    out: list[bool] = []
+    for piece in seg.cut(word):
+        out.extend([len(piece) > 1 and piece in PHRASES_DICT] * len(piece))
+    return out if len(out) == len(word) else [False] * len(word)
+
+
 class PinyinAnnotator:
-    """Readings of the characters of segmented text; pypinyin runs once per distinct word (bounded cache)."""
+    """Readings of the characters of segmented text. pypinyin runs once per distinct word (bounded cache) and its
+    phrase dictionary decides the characters of known phrases; with the `g2pm` backend, a polyphonic character it
+    would only guess is read by g2pM's BiLSTM from the characters around it, in one batch per call."""
 
-    def __init__(self, max_cache: int = 1_000_000):
-        self._cache: dict[str, tuple[list[str | None], np.ndarray]] = {}
+    def __init__(self, backend: str = "g2pm", context: int = 8, min_confidence: float = 0.7,
+                 max_cache: int = 1_000_000, trusted: frozenset[str] | None = None):
+        if backend not in PINYIN_BACKENDS:
+            raise ValueError(f"unknown pinyin backend {backend!r}; one of {PINYIN_BACKENDS}")
+        self._cache: dict[str, tuple[list[str | None], np.ndarray, tuple[int, ...]]] = {}
         self.max_cache = max_cache
+        self.context = context
+        self.min_confidence = min_confidence
+        self.model = None
+        self.trusted: frozenset[str] = frozenset()
+        if backend == "g2pm":
+            from transforms.polyphone import PolyphoneModel
 
-    def word(self, word: str) -> tuple[list[str | None], np.ndarray]:
-        """(reading per character, uint8[len(word), 8]) for one word; non-Han characters read None."""
+            self.model = PolyphoneModel()
+            self.trusted = load_trusted() if trusted is None else trusted
+
+    @classmethod
+    def from_config(cls, annotate_config, **options) -> "PinyinAnnotator":
+        """The annotator an AnnotateConfig (or TokenizerConfig) describes."""
+        return cls(annotate_config.pinyin, annotate_config.polyphone_context, annotate_config.polyphone_min_confidence,
+                   **options)
+
+    def word(self, word: str) -> tuple[list[str | None], np.ndarray, tuple[int, ...]]:
+        """(reading per character, uint8[len(word), 8], offsets the context model must decide) for one word out of
+        context; non-Han characters read None."""
         hit = self._cache.get(word)
         if hit is not None:
             return hit
+        undecided: tuple[int, ...] = ()
         if HAN_RE.search(word) is None:
             readings: list[str | None] = [None] * len(word)
         else:
             readings = [r if HAN_RE.fullmatch(c) else None for c, r in zip(word, _pypinyin_readings(word))]
+            if self.model is not None:
+                undecided = tuple(i for i, (c, by_phrase) in enumerate(zip(word, _phrase_decided(word)))
+                                  if not by_phrase and c not in self.trusted and self.model.is_polyphonic(c))
         encoded = np.stack([encode(r) for r in readings]) if readings else np.zeros((0, SLOTS), np.uint8)
+        entry = (readings, encoded, undecided)
         if len(self._cache) < self.max_cache:
-            self._cache[word] = (readings, encoded)
+            self._cache[word] = entry
+        return entry
+
+    def annotate(self, words: list[str], with_readings: bool = True) -> tuple[list[str | None] | None, np.ndarray]:
+        """(reading per character or None without `with_readings`, uint8[n_chars, 8]) of the concatenated words,
+        polyphones read in context."""
+        entries = [self.word(w) for w in words]
+        encoded = np.concatenate([e[1] for e in entries]) if entries else np.zeros((0, SLOTS), np.uint8)
+        readings = [r for entry in entries for r in entry[0]] if with_readings else None
+        if self.model is None:
+            return readings, encoded
+        targets, offset = [], 0
+        for w, entry in zip(words, entries):
+            if entry[2]:
+                targets.extend(offset + i for i in entry[2])
+            offset += len(w)
+        if not targets:
+            return readings, encoded
+        text = "".join(words)
+        decided, snippets, places, asked = {}, [], [], []
+        for t in targets:
+            reading = reading_across_words(text, t)
+            if reading:
+                decided[t] = reading
+                continue
+            start = max(text.rfind("\n", 0, t) + 1, t - self.context)  # the context stops at line breaks
+            end = text.find("\n", t)
+            end = min(len(text) if end < 0 else end, t + self.context + 1)
+            snippets.append(text[start:end])
+            places.append([t - start])
+            asked.append(t)
+        for t, (reading,) in zip(asked, self.model.choose(snippets, places, self.min_confidence) if asked else []):
+            if reading is not None:  # else pypinyin's reading stays
+                decided[t] = reading
+        for t, reading in decided.items():
+            encoded[t] = encode(reading)
+            if readings is not None:
+                readings[t] = reading
         return readings, encoded
 
     def readings(self, words: list[str]) -> list[str | None]:
         """One reading (TONE3, neutral 5, ü as v) or None per character of the concatenated words."""
-        out: list[str | None] = []
-        for w in words:
-            out.extend(self.word(w)[0])
-        return out
+        return self.annotate(words)[0]
 
     def encoded(self, words: list[str]) -> np.ndarray:
         """uint8[n_chars, 8] for the concatenated words."""
-        if not words:
-            return np.zeros((0, SLOTS), np.uint8)
-        return np.concatenate([self.word(w)[1] for w in words])
+        return self.annotate(words, with_readings=False)[1]
+
+
+def reading_across_words(text: str, t: int) -> str | None:
+    """text[t]'s reading in a dictionary phrase that the segmentation split (还|钱 → 还钱), longest first; else None."""
+    from pypinyin import Style, pinyin
+    from pypinyin.constants import PHRASES_DICT
+
+    for size in CROSS_WORD_PHRASE_SIZES:
+        for start in range(max(0, t - size + 1), min(t, len(text) - size) + 1):
+            phrase = text[start:start + size]
+            if phrase in PHRASES_DICT:
+                reading = pinyin(phrase, style=Style.TONE3, neutral_tone_with_five=True)[t - start][0]
+                if READING_RE.fullmatch(reading):
+                    return reading
+    return None
+
+
+def describe_pinyin(annotate_config) -> dict:
+    """What reads the corpus's pinyin, for the manifest: backends, versions, settings, the trusted list's sha256."""
+    import hashlib
+    import importlib.metadata
+
+    out = {"backend": annotate_config.pinyin, "pypinyin": importlib.metadata.version("pypinyin")}
+    if annotate_config.pinyin == "g2pm":
+        with open(TRUSTED_FILE, "rb") as f:
+            trusted = hashlib.sha256(f.read()).hexdigest()
+        out.update({"g2pM": importlib.metadata.version("g2pM"), "context": annotate_config.polyphone_context,
+                    "min_confidence": annotate_config.polyphone_min_confidence,
+                    "trusted_list": os.path.basename(TRUSTED_FILE), "trusted_list_sha256": trusted})
+    return out
 
 
 def default_reading(token: str) -> np.ndarray:

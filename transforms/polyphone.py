@@ -1,0 +1,133 @@
+"""Readings of polyphonic characters in context: the BiLSTM that the registry package g2pM (Apache-2.0) ships, run by
+our own batched numpy forward pass over its weight files, and its choice limited to the character's own readings.
+
+The package's files are loaded with a restricted unpickler (only numpy arrays, dicts, lists and strings can come
+out of them), so a tampered wheel cannot run code; the wheel itself is pinned by sha256 in requirements.lock.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import pickle
+
+import numpy as np
+
+PACKAGE = "g2pM"
+FILES = ("np_ckpt.pkl", "char2idx.pkl", "class2idx.pkl", "digest_cedict.pkl")
+UNKNOWN, BEGIN, END = "<UNK>", "시", "끝"  # the package's own special tokens (its vocabulary spells them so)
+ALLOWED_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                   ("numpy", "ndarray"), ("numpy", "dtype")}
+
+
+class _ArraysOnly(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a g2pM data file")
+        if module.startswith("numpy.core"):  # pickled by numpy 1.x; numpy 2 names the module numpy._core
+            module = module.replace("numpy.core", "numpy._core", 1)
+        return super().find_class(module, name)
+
+
+def _load(path: str):
+    with open(path, "rb") as f:
+        return _ArraysOnly(f).load()
+
+
+def package_dir() -> str:
+    """The installed g2pM package folder (found without importing it)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the polyphone model needs the g2pM package (pinned in requirements.lock)")
+    return list(spec.submodule_search_locations)[0]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warnings for large |x|
+
+
+class PolyphoneModel:
+    """`choose(sentences, targets)` → one TONE3 reading (ü as v) per target character, from its own readings only."""
+
+    def __init__(self, folder: str | None = None):
+        folder = folder or package_dir()
+        weights, self.char_index, classes, readings = (_load(os.path.join(folder, f)) for f in FILES)
+        w = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+        self.embedding = w["embedding.weight"]                                   # [V, E]
+        # A character's input-gate contribution depends on nothing else: one table row per vocabulary entry.
+        self.input_gates = [self.embedding @ w["lstm.weight_ih_l0"].T + w["lstm.bias_ih_l0"] + w["lstm.bias_hh_l0"],
+                            self.embedding @ w["lstm.weight_ih_l0_reverse"].T + w["lstm.bias_ih_l0_reverse"]
+                            + w["lstm.bias_hh_l0_reverse"]]                      # [V, 4H] per direction
+        self.hidden_weights = [w["lstm.weight_hh_l0"].T, w["lstm.weight_hh_l0_reverse"].T]  # [H, 4H]
+        self.hidden = self.hidden_weights[0].shape[0]
+        self.fc1, self.fc1_bias = w["logit_layer.0.weight"].T, w["logit_layer.0.bias"]     # [2H, F]
+        self.fc2, self.fc2_bias = w["logit_layer.2.weight"].T, w["logit_layer.2.bias"]     # [F, C]
+        self.class_names = [""] * len(classes)
+        for name, index in classes.items():
+            self.class_names[index] = name.replace("u:", "v")
+        class_of = {name.replace("u:", "v"): i for name, i in classes.items()}
+        # Each polyphonic character's candidate classes: the model picks among these only.
+        self.candidates = {}
+        for char, prons in readings.items():
+            ids = sorted({class_of[p.replace("u:", "v")] for p in prons if p.replace("u:", "v") in class_of})
+            if len(ids) > 1 and char in self.char_index:
+                self.candidates[char] = np.array(ids, dtype=np.int64)
+
+    def is_polyphonic(self, char: str) -> bool:
+        """Whether the model has more than one reading to choose from for this character."""
+        return char in self.candidates
+
+    def _states(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Both directions' LSTM hidden states [B, T, 2H] over padded ids [B, T], run side by side (one matmul and
+        one set of element-wise operations per step for both: per-call overhead dominates at these sizes)."""
+        batch, steps = ids.shape
+        H = self.hidden
+        rows = np.arange(steps)[None, :]
+        backwards = np.where(rows < lengths[:, None], lengths[:, None] - 1 - rows, rows)  # each row's valid part reversed
+        gates_in = np.stack([self.input_gates[0][ids],
+                             self.input_gates[1][np.take_along_axis(ids, backwards, axis=1)]])  # [2, B, T, 4H]
+        weights = np.stack(self.hidden_weights)                                  # [2, H, 4H]
+        h = np.zeros((2, batch, H), np.float32)
+        c = np.zeros_like(h)
+        out = np.empty((2, batch, steps, H), np.float32)
+        for t in range(steps):
+            g = gates_in[:, :, t] + h @ weights                                  # [2, B, 4H]
+            gate = _sigmoid(g)  # the cell slice is recomputed with tanh below: one call beats four slices
+            c = gate[..., H:2 * H] * c + gate[..., :H] * np.tanh(g[..., 2 * H:3 * H])
+            h = gate[..., 3 * H:] * np.tanh(c)
+            out[:, :, t] = h
+        out[1] = np.take_along_axis(out[1], backwards[:, :, None], axis=1)
+        return np.concatenate([out[0], out[1]], axis=2)
+
+    def choose(self, sentences: list[str], targets: list[list[int]], min_confidence: float = 0.0,
+               batch_size: int = 1024) -> list[list[str | None]]:
+        """For each sentence, the reading of each target character index (each must be `is_polyphonic`); None where
+        the model's probability for its choice, among the character's readings, is below `min_confidence`."""
+        result: list[list[str | None]] = [[] for _ in sentences]
+        order = sorted((i for i, t in enumerate(targets) if t), key=lambda i: len(sentences[i]))
+        unknown = self.char_index[UNKNOWN]
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            lengths = np.array([len(sentences[i]) + 2 for i in chunk])
+            ids = np.zeros((len(chunk), lengths.max()), dtype=np.int64)
+            for row, i in enumerate(chunk):
+                ids[row, :lengths[row]] = ([self.char_index[BEGIN]] + [self.char_index.get(ch, unknown) for ch in sentences[i]]
+                                           + [self.char_index[END]])
+            states = self._states(ids, lengths)
+            rows = np.repeat(np.arange(len(chunk)), [len(targets[i]) for i in chunk])
+            cols = np.concatenate([np.asarray(targets[i]) + 1 for i in chunk])  # +1: the begin token
+            hidden = np.maximum(states[rows, cols] @ self.fc1 + self.fc1_bias, 0.0)
+            logits = hidden @ self.fc2 + self.fc2_bias                              # [N, C]
+            chars = [sentences[i][t] for i in chunk for t in targets[i]]
+            allowed = [self.candidates[ch] for ch in chars]
+            rows = np.repeat(np.arange(len(chars)), [len(a) for a in allowed])
+            cols = np.concatenate(allowed)
+            masked = np.full_like(logits, -np.inf)
+            masked[rows, cols] = logits[rows, cols]                                 # only the character's readings
+            best = masked.argmax(axis=1)
+            confidence = 1.0 / np.exp(masked - masked[np.arange(len(chars)), best][:, None]).sum(axis=1)
+            picks = [self.class_names[b] if p >= min_confidence else None for b, p in zip(best, confidence)]
+            at = 0
+            for i in chunk:
+                result[i] = picks[at:at + len(targets[i])]
+                at += len(targets[i])
+        return result
