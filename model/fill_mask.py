@@ -1,7 +1,7 @@
 """Top predictions for each [MASK] in a sentence: `python -m model.fill_mask MODEL_DIR "北京是[MASK]国的首都。" [--top 5]`.
 
-The text is tokenised with the model's vocabulary; pinyin is read in context by the model folder's tokenizer (its corpus's segmenter and pinyin reader) with the
-[MASK] positions' pinyin left at zero, as in pretraining.
+The text is tokenised with the model's vocabulary; pinyin is read in context by the model folder's tokenizer (its
+corpus's segmenter and pinyin reader) with the [MASK] positions' pinyin left at zero, as in pretraining.
 """
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ def train(corpus_dir, out, *extra):
 
 def test_continued_pretraining_from_a_model_folder(corpus, tmp_path):
     out, _, _ = corpus
-    done, first = train(out, tmp_path / "a", "--steps", "12")
+    done, first = train(out, tmp_path / "a", "--steps", "24")
     assert done.returncode == 0, done.stderr
     done, continued = train(out, tmp_path / "b", "--steps", "6", "--init", str(tmp_path / "a"), "--warmup", "1")
     assert done.returncode == 0, done.stderr

@@ -1,5 +1,6 @@
-"""Contextual pinyin: pypinyin's phrase readings over our word segmentation (cached per word), g2pM's BiLSTM for the
-polyphonic characters no phrase decides (transforms/polyphone.py), encoded in the reference's alphabet (0 empty, 1–5 tone digits, 6–31 letters a–z) in 8 slots per character."""
+"""Contextual pinyin: pypinyin's phrase readings over our word segmentation (cached per word), g2pM's BiLSTM for
+the polyphonic characters no phrase decides (transforms/polyphone.py), encoded in the reference's alphabet
+(0 empty, 1–5 tone digits, 6–31 letters a–z) in 8 slots per character."""
 from __future__ import annotations
 
 import os

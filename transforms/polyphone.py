@@ -82,7 +82,8 @@ class PolyphoneModel:
         batch, steps = ids.shape
         H = self.hidden
         rows = np.arange(steps)[None, :]
-        backwards = np.where(rows < lengths[:, None], lengths[:, None] - 1 - rows, rows)  # each row's valid part reversed
+        # each row's valid part reversed, its padding left in place
+        backwards = np.where(rows < lengths[:, None], lengths[:, None] - 1 - rows, rows)
         gates_in = np.stack([self.input_gates[0][ids],
                              self.input_gates[1][np.take_along_axis(ids, backwards, axis=1)]])  # [2, B, T, 4H]
         weights = np.stack(self.hidden_weights)                                  # [2, H, 4H]

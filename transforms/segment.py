@@ -208,8 +208,8 @@ def train_perceptron(train_file: str, out_dir: str, epochs: int = 10, held_out: 
 
     Passive-aggressive updates (PaII, C=1) scored 0.956 word F1 on held-out People's Daily against 0.950 for the
     averaged perceptron (BENCHMARKS.md, "Segmentation"). The bundled model also drops the features whose weights
-    sum to less than 0.15 (`threshold`): 13.1 MB → 9.7 MB for 0.0004 PKU F1; on a small training set that pruning costs more,
-    so the default keeps LTP's own 0.001.
+    sum to less than 0.15 (`threshold`): 13.1 MB → 9.7 MB for 0.0004 PKU F1; on a small training set that pruning
+    costs more, so the default keeps LTP's own 0.001.
 
     Full-width ASCII is folded to ASCII (the segmenter folds its input the same way). The last `held_out` share of
     the lines is kept out of training and scored after every epoch (ltp_extension runs its epochs only when it has
