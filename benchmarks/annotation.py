@@ -4,7 +4,6 @@ against pkuseg: benchmarks/segmentation_domains.py)."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -12,6 +11,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from benchmarks.segmentation_domains import spaced, word_scores  # noqa: E402
 from transforms.annotate import annotate  # noqa: E402
 from transforms.config import AnnotateConfig  # noqa: E402
 from transforms.chars import HAN_RE  # noqa: E402
@@ -22,31 +22,15 @@ from transforms.vocab import Vocab, char_counts  # noqa: E402
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
 
 
-def spans(words: list[str]) -> set[tuple[int, int]]:
-    out, pos = set(), 0
-    for w in words:
-        out.add((pos, pos + len(w)))
-        pos += len(w)
-    return out
-
-
 def word_f1(segmenter) -> dict:
     """Precision, recall and F1 of word spans against the PKU gold (one sentence per line)."""
-    gold_lines = [line.split() for line in open(os.path.join(DATA, "segmentation", "pku_test_gold.utf8"), encoding="utf-8")]
-    gold_lines = [g for g in gold_lines if g]
+    gold_lines = spaced("pku_test_gold.utf8")
     texts = ["".join(g) for g in gold_lines]
     started = time.process_time()
     predicted = [words_of(t, segment(t, segmenter)) for t in texts]
     elapsed = time.process_time() - started
-    tp = n_gold = n_pred = 0
-    for g, p in zip(gold_lines, predicted):
-        gs, ps = spans(g), spans(p)
-        tp += len(gs & ps)
-        n_gold += len(gs)
-        n_pred += len(ps)
-    precision, recall = tp / n_pred, tp / n_gold
-    return {"precision": round(precision, 4), "recall": round(recall, 4),
-            "f1": round(2 * precision * recall / (precision + recall), 4),
+    precision, recall, f1 = word_scores(gold_lines, predicted)
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
             "chars_per_s": round(sum(map(len, texts)) / elapsed)}
 
 
@@ -55,7 +39,7 @@ def polyphone_accuracy(segmenter, backend: str) -> dict:
     the combiner's settings were chosen on) and the odd lines (never looked at while choosing)."""
     sents = open(os.path.join(DATA, "pinyin", "cpp_dev.sent"), encoding="utf-8").read().splitlines()
     gold = [g.replace("u:", "v") for g in open(os.path.join(DATA, "pinyin", "cpp_dev.lb"), encoding="utf-8").read().splitlines()]
-    annotator = PinyinAnnotator.from_config(dataclasses.replace(AnnotateConfig(), pinyin=backend))
+    annotator = PinyinAnnotator(backend)
     right = []
     for marked, label in zip(sents, gold):
         index = marked.index("▁")
@@ -70,7 +54,7 @@ def throughput(segmenter, texts: list[str], backend: str) -> dict:
     """Segment + pinyin + ids per core on real prose, in Han characters per CPU second: a first pass with an empty
     pinyin cache, then a second pass with the cache a long-running worker has."""
     vocab = Vocab.from_counts(char_counts("".join(texts)), 23236)
-    annotator = PinyinAnnotator.from_config(dataclasses.replace(AnnotateConfig(), pinyin=backend))
+    annotator = PinyinAnnotator(backend)
     han = sum(len(HAN_RE.findall(t)) for t in texts)
     out = {"documents": len(texts), "han_characters": han}
     for run in ("cold", "warm"):

@@ -22,7 +22,8 @@ SEG = os.path.join(os.path.dirname(ROOT), "shared", "data", "segmentation")
 HELD_OUT = {"ud_gsd_wikipedia": 5, "sxu_news": 10}  # every 5th GSD and every 10th SXU sentence: never trained on
 
 
-def _spaced(name: str) -> list[list[str]]:
+def spaced(name: str) -> list[list[str]]:
+    """A file of this folder with words separated by spaces, one sentence per line."""
     with open(os.path.join(SEG, name), encoding="utf-8") as f:
         return [line.split() for line in f if line.split()]
 
@@ -44,18 +45,18 @@ def _gsd() -> list[list[str]]:
 
 def gold_sets() -> dict[str, list[list[str]]]:
     """name → held-out gold sentences as word lists."""
-    return {"pku_test": _spaced("pku_test_gold.utf8"), "ud_gsd_wikipedia": _gsd()[::HELD_OUT["ud_gsd_wikipedia"]],
-            "sxu_news": _spaced("sxu_train.txt")[::HELD_OUT["sxu_news"]]}
+    return {"pku_test": spaced("pku_test_gold.utf8"), "ud_gsd_wikipedia": _gsd()[::HELD_OUT["ud_gsd_wikipedia"]],
+            "sxu_news": spaced("sxu_train.txt")[::HELD_OUT["sxu_news"]]}
 
 
 def training_parts() -> dict[str, list[list[str]]]:
     """The sentences of GSD and SXU that are not held out (what a mixed-domain model may train on)."""
-    sets = {"ud_gsd_wikipedia": _gsd(), "sxu_news": _spaced("sxu_train.txt")}
+    sets = {"ud_gsd_wikipedia": _gsd(), "sxu_news": spaced("sxu_train.txt")}
     return {name: [s for i, s in enumerate(sents) if i % HELD_OUT[name]] for name, sents in sets.items()}
 
 
-def f1(gold: list[list[str]], predicted: list[list[str]]) -> float:
-    """Word-span F1."""
+def word_scores(gold: list[list[str]], predicted: list[list[str]]) -> tuple[float, float, float]:
+    """Word-span precision, recall and F1."""
     def spans(words):
         out, pos = set(), 0
         for w in words:
@@ -70,7 +71,12 @@ def f1(gold: list[list[str]], predicted: list[list[str]]) -> float:
         n_gold += len(gs)
         n_pred += len(ps)
     precision, recall = tp / n_pred, tp / n_gold
-    return round(2 * precision * recall / (precision + recall), 4)
+    return precision, recall, 2 * precision * recall / (precision + recall)
+
+
+def f1(gold: list[list[str]], predicted: list[list[str]]) -> float:
+    """Word-span F1, rounded."""
+    return round(word_scores(gold, predicted)[2], 4)
 
 
 def main() -> None:

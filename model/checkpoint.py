@@ -48,9 +48,9 @@ def save_model(model: torch.nn.Module, folder: str, assets_from: str) -> None:
     if FileSystems.exists(manifest):  # the tokenizer reads pinyin over the words the corpus was segmented into
         annotate = json.loads(read_bytes(manifest))["config"]["annotate"]
         with open(os.path.join(folder, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+            # A corpus made before the context model has no "pinyin": the tokenizer then reads with pypinyin alone.
             settings = {k: annotate[k] for k in ("segmenter", "segmenter_model", "pinyin", "polyphone_context",
                                                   "polyphone_min_confidence") if k in annotate}
-            settings.setdefault("pinyin", "pypinyin")  # a corpus made before the context model existed
             json.dump({**settings, "max_length": model.config.max_position_embeddings}, f, indent=2)
 
 

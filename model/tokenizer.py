@@ -16,6 +16,7 @@ import torch
 
 from model.masking import SpecialIds
 from transforms.annotate import tokens_pinyin
+from transforms.config import AnnotateConfig
 from transforms.pinyin import SLOTS, PinyinAnnotator
 from transforms.segment import load_segmenter, segment
 from transforms.vocab import Vocab
@@ -27,11 +28,11 @@ NO_SPAN = (0, 0)  # offsets of [CLS], [SEP] and padding
 @dataclass
 class TokenizerConfig:
     # The corpus job's annotate settings: the words and readings the model was pretrained on.
-    segmenter: str = "ltp-perceptron"
-    segmenter_model: str = ""
-    pinyin: str = "g2pm"
-    polyphone_context: int = 8
-    polyphone_min_confidence: float = 0.7
+    segmenter: str = AnnotateConfig.segmenter
+    segmenter_model: str = AnnotateConfig.segmenter_model
+    pinyin: str = AnnotateConfig.pinyin
+    polyphone_context: int = AnnotateConfig.polyphone_context
+    polyphone_min_confidence: float = AnnotateConfig.polyphone_min_confidence
     max_length: int = 512
 
 

@@ -36,18 +36,14 @@ def agreement(lines: list[str]) -> tuple[collections.Counter, collections.Counte
     for text in lines:
         words = words_of(text, segment(text, segmenter))
         readings, _ = plain.annotate(words)
-        offset = 0
-        for w in words:
-            for i in annotator.word(w)[2]:
-                t = offset + i
-                if reading_across_words(text, t):
-                    continue
-                start = max(0, t - annotator.context)
-                snippets.append(text[start:t + annotator.context + 1])
-                places.append([t - start])
-                defaults.append(readings[t])
-                chars.append(text[t])
-            offset += len(w)
+        for t in annotator.lone_polyphones(words):
+            if reading_across_words(text, t):
+                continue
+            snippet, place = annotator.window(text, t)
+            snippets.append(snippet)
+            places.append([place])
+            defaults.append(readings[t])
+            chars.append(text[t])
     for ch, default, (pick,) in zip(chars, defaults, annotator.model.choose(snippets, places, annotator.min_confidence)):
         seen[ch] += 1
         kept[ch] += pick is None or pick == default

@@ -3,7 +3,6 @@ segmentation and pinyin: `python -m transforms.annotate [--segmenter NAME] [--mo
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 
@@ -50,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pinyin", default=defaults.pinyin, choices=PINYIN_BACKENDS)
     args = parser.parse_args(argv)
     segmenter = load_segmenter(args.segmenter, args.model)
-    pinyin = PinyinAnnotator.from_config(dataclasses.replace(defaults, pinyin=args.pinyin))
+    pinyin = PinyinAnnotator(args.pinyin)  # the job's context and confidence floor are its defaults
     for line in sys.stdin:
         text = line.rstrip("\n")
         words = words_of(text, segment(text, segmenter))

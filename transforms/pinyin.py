@@ -9,6 +9,7 @@ import re
 import numpy as np
 
 from transforms.chars import HAN_RE
+from transforms.config import AnnotateConfig
 
 SLOTS = 8
 ALPHABET = ["", "1", "2", "3", "4", "5"] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
@@ -75,8 +76,9 @@ class PinyinAnnotator:
     phrase dictionary decides the characters of known phrases; with the `g2pm` backend, a polyphonic character it
     would only guess is read by g2pM's BiLSTM from the characters around it, in one batch per call."""
 
-    def __init__(self, backend: str = "g2pm", context: int = 8, min_confidence: float = 0.7,
-                 max_cache: int = 1_000_000, trusted: frozenset[str] | None = None):
+    def __init__(self, backend: str = AnnotateConfig.pinyin, context: int = AnnotateConfig.polyphone_context,
+                 min_confidence: float = AnnotateConfig.polyphone_min_confidence, max_cache: int = 1_000_000,
+                 trusted: frozenset[str] | None = None):
         if backend not in PINYIN_BACKENDS:
             raise ValueError(f"unknown pinyin backend {backend!r}; one of {PINYIN_BACKENDS}")
         self._cache: dict[str, tuple[list[str | None], np.ndarray, tuple[int, ...]]] = {}
@@ -125,11 +127,7 @@ class PinyinAnnotator:
         readings = [r for entry in entries for r in entry[0]] if with_readings else None
         if self.model is None:
             return readings, encoded
-        targets, offset = [], 0
-        for w, entry in zip(words, entries):
-            if entry[2]:
-                targets.extend(offset + i for i in entry[2])
-            offset += len(w)
+        targets = self.lone_polyphones(words, entries)
         if not targets:
             return readings, encoded
         text = "".join(words)
@@ -139,11 +137,9 @@ class PinyinAnnotator:
             if reading:
                 decided[t] = reading
                 continue
-            start = max(text.rfind("\n", 0, t) + 1, t - self.context)  # the context stops at line breaks
-            end = text.find("\n", t)
-            end = min(len(text) if end < 0 else end, t + self.context + 1)
-            snippets.append(text[start:end])
-            places.append([t - start])
+            snippet, place = self.window(text, t)
+            snippets.append(snippet)
+            places.append([place])
             asked.append(t)
         for t, (reading,) in zip(asked, self.model.choose(snippets, places, self.min_confidence) if asked else []):
             if reading is not None:  # else pypinyin's reading stays
@@ -153,6 +149,23 @@ class PinyinAnnotator:
             if readings is not None:
                 readings[t] = reading
         return readings, encoded
+
+    def lone_polyphones(self, words: list[str], entries: list | None = None) -> list[int]:
+        """Offsets in the concatenated words of the characters no phrase inside their word decides."""
+        entries = entries if entries is not None else [self.word(w) for w in words]
+        targets, offset = [], 0
+        for w, entry in zip(words, entries):
+            if entry[2]:
+                targets.extend(offset + i for i in entry[2])
+            offset += len(w)
+        return targets
+
+    def window(self, text: str, t: int) -> tuple[str, int]:
+        """The characters the model reads for text[t] (its context stops at line breaks) and t's place in them."""
+        start = max(text.rfind("\n", 0, t) + 1, t - self.context)
+        end = text.find("\n", t)
+        end = min(len(text) if end < 0 else end, t + self.context + 1)
+        return text[start:end], t - start
 
     def readings(self, words: list[str]) -> list[str | None]:
         """One reading (TONE3, neutral 5, ü as v) or None per character of the concatenated words."""
