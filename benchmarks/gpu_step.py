@@ -82,7 +82,7 @@ def main() -> None:
     config = ChineseBertConfig.preset(args.size, args.vocab, max_position_embeddings=max(512, args.seq))
     model = ChineseBertForMaskedLM(config).to(device)
     model.bert.pooler.requires_grad_(False)
-    optimizer = torch.optim.AdamW(param_groups(model, 0.01), lr=1e-4, betas=(0.9, 0.98), eps=1e-6,
+    optimizer = torch.optim.AdamW(param_groups(model, 0.01, 1e-4), lr=1e-4, betas=(0.9, 0.98), eps=1e-6,
                                   fused=device.type == "cuda")
     step_model = torch.compile(model) if args.compile else model
     batch = random_batch(config, args.batch, args.seq, device, torch.Generator().manual_seed(0))

@@ -3,7 +3,9 @@
     python -m model.finetune MODEL_DIR --task {classify,pair,tag} --train F --dev F [--test F] --out DIR
 
 Writes OUT/best/ (a model folder with the head, its labels and the tokenizer), OUT/metrics.json, and
-OUT/predictions_{dev,test}.jsonl; prints one summary line. bf16 autocast on CUDA, as in pretraining.
+OUT/predictions_{dev,test}.jsonl; prints one summary line. bf16 autocast on CUDA and DDP under torchrun, as in
+pretraining: `torchrun --nproc_per_node N -m model.finetune …` splits each epoch's shuffled examples over the ranks
+(wrapped to a multiple of N, as DistributedSampler does); every rank scores dev, rank 0 writes.
 """
 from __future__ import annotations
 
@@ -16,12 +18,14 @@ import time
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from model.finetune_data import Example, FormatError, classification_metrics, read_examples, tagging_metrics
 from model.heads import ChineseBertForSequenceClassification, ChineseBertForTokenClassification
 from model.masking import IGNORE
 from model.tokenizer import ChineseBertTokenizer
-from model.train import autocast, linear_schedule, param_groups
+from model.train import autocast, linear_schedule, param_groups, setup_distributed
 
 INPUTS = ("input_ids", "pinyin_ids", "token_type_ids", "attention_mask")
 
@@ -64,11 +68,13 @@ def encode(tokenizer, examples: list[Example], task: str, label_ids: dict, max_l
     return out
 
 
-def batches(encoded: list[dict], batch_size: int, pad: int, shuffle_rng=None):
-    """Padded tensor batches (with the example indices)."""
+def batches(encoded: list[dict], batch_size: int, pad: int, shuffle_rng=None, rank: int = 0, world: int = 1):
+    """Padded tensor batches (with the example indices); with world > 1 this rank's share of the (shuffled) order."""
     order = list(range(len(encoded)))
     if shuffle_rng is not None:
         shuffle_rng.shuffle(order)
+    if world > 1:  # every rank the same number of examples, so every rank takes the same number of steps
+        order = (order * world)[:-(-len(order) // world) * world][rank::world]
     for i in range(0, len(order), batch_size):
         chunk = [encoded[j] for j in order[i:i + batch_size]]
         width = max(len(e["input_ids"]) for e in chunk)
@@ -121,9 +127,9 @@ def evaluate(examples, encoded, predicted, task: str, labels: list[str]) -> tupl
 def main(argv=None) -> dict:
     """Run the fine-tuning; returns the metrics (also in OUT/metrics.json)."""
     args = parse_args(argv)
+    rank, world, device = setup_distributed()
     random.seed(args.seed)
     torch.manual_seed(args.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         train_ex, dev_ex = read_examples(args.train, args.task), read_examples(args.dev, args.task)
         test_ex = read_examples(args.test, args.task) if args.test else None
@@ -133,28 +139,35 @@ def main(argv=None) -> dict:
     label_ids = {label: i for i, label in enumerate(labels)}
     head = ChineseBertForTokenClassification if args.task == "tag" else ChineseBertForSequenceClassification
     model, report = head.from_pretrained(args.model_dir, num_labels=len(labels))
-    print(report, file=sys.stderr)
+    if rank == 0:
+        print(report, file=sys.stderr)
+    if args.task == "tag":
+        model.bert.pooler.requires_grad_(False)  # unused by the tagging head; DDP wants every trained weight used
     model.to(device).train()
+    step_model = model
+    if world > 1:
+        step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        torch.manual_seed(args.seed + rank)  # the ranks' dropout masks differ (the weights are rank 0's)
     tokenizer = ChineseBertTokenizer.from_pretrained(args.model_dir)
     pad = tokenizer.special.pad
     data = {name: encode(tokenizer, ex, args.task, label_ids, args.max_length)
             for name, ex in (("train", train_ex), ("dev", dev_ex), ("test", test_ex)) if ex is not None}
-    steps = args.epochs * -(-len(train_ex) // args.batch_size)
-    optimizer = torch.optim.AdamW(param_groups(model, 0.01), lr=args.lr)
+    steps = args.epochs * -(-(-(-len(train_ex) // world)) // args.batch_size)
+    optimizer = torch.optim.AdamW(param_groups(model, 0.01, args.lr), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(int(args.warmup * steps), steps))
     score_key = "entity_f1" if args.task == "tag" else "accuracy"
     best, best_epoch, history, rng = -1.0, 0, [], random.Random(args.seed)
     progress = None
-    if not args.quiet and sys.stderr.isatty():
+    if rank == 0 and not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm
 
         progress = tqdm(total=steps, desc="finetune", unit="step")
     started = time.time()
     for epoch in range(1, args.epochs + 1):
-        for _, batch in batches(data["train"], args.batch_size, pad, rng):
+        for _, batch in batches(data["train"], args.batch_size, pad, rng, rank, world):
             batch = {k: v.to(device) for k, v in batch.items()}
             with autocast(device):
-                loss, _ = model(batch["input_ids"], batch["pinyin_ids"], batch["attention_mask"],
+                loss, _ = step_model(batch["input_ids"], batch["pinyin_ids"], batch["attention_mask"],
                                 batch["token_type_ids"], labels=batch["labels"])
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -167,15 +180,21 @@ def main(argv=None) -> dict:
         history.append({"epoch": epoch, **dev_metrics})
         if dev_metrics[score_key] > best:
             best, best_epoch = dev_metrics[score_key], epoch
-            model.save_pretrained(os.path.join(args.out, "best"), {"labels": labels, "task": args.task})
+            if rank == 0:
+                model.save_pretrained(os.path.join(args.out, "best"), {"labels": labels, "task": args.task})
         elif epoch - best_epoch >= args.patience:
-            break
+            break  # every rank scored the same dev with the same weights: they stop together
     if progress:
         progress.close()
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+        if rank > 0:
+            return {}
     model, _ = head.from_pretrained(os.path.join(args.out, "best"))
     model.to(device)
     tokenizer.save_pretrained(os.path.join(args.out, "best"))
-    metrics = {"task": args.task, "best_epoch": best_epoch, "epochs_run": len(history), "history": history,
+    metrics = {"task": args.task, "world_size": world, "best_epoch": best_epoch, "epochs_run": len(history), "history": history,
                "labels": labels, "seconds": round(time.time() - started, 1)}
     for name, examples in (("dev", dev_ex), ("test", test_ex)):
         if examples is None:

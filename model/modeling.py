@@ -223,6 +223,19 @@ class ChineseBertForMaskedLM(nn.Module):
         self.bert = ChineseBertModel(config)
         self.cls = MLMHead(config, self.bert.embeddings.word_embeddings)
         self.apply(self._init_weights)
+        self._init_fusion()
+
+    @torch.no_grad()
+    def _init_fusion(self) -> None:
+        """map_fc starts by passing the word embedding through (identity block; pinyin and glyph columns as BERT's).
+
+        With N(0, 0.02) everywhere the character's identity reaches the encoder at a third of the position signal.
+        On its own this did not change the loss over the first 400 steps (BENCHMARKS.md, "Fine-tuning ablation");
+        the learning rate of glyph_map did (`--glyph-lr-scale`).
+        """
+        if self.config.fused_parts > 1:
+            fc = self.bert.embeddings.map_fc
+            fc.weight[:, :self.config.hidden_size].copy_(torch.eye(self.config.hidden_size))
 
     def _init_weights(self, module):
         std = self.config.initializer_range
@@ -239,6 +252,24 @@ class ChineseBertForMaskedLM(nn.Module):
         elif isinstance(module, nn.LayerNorm):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
+
+    @torch.no_grad()
+    def init_glyph_map(self) -> None:
+        """Initialise glyph_map from the glyph table now in the model (a fresh model only): centred and scaled.
+
+        With BERT's N(0, 0.02) the raw pixels (hundreds lit per glyph) come out 13× larger than the word embeddings,
+        half of it one vector shared by every token; centred over the vocabulary and scaled to a word embedding's
+        norm, the three parts start on an equal footing (the checkpoint format is unchanged).
+        """
+        if not self.config.use_glyph:
+            return
+        table = self.bert.embeddings.glyph_embeddings.embedding.weight  # [V, fonts·size²]
+        fc = self.bert.embeddings.glyph_map
+        centred = table - table.mean(0)
+        spread = (centred @ fc.weight.T).norm(dim=-1).mean()  # [V, H] → mean norm of a token's glyph vector
+        target = self.config.initializer_range * self.config.hidden_size ** 0.5  # a word embedding's norm
+        fc.weight.mul_(target / spread.clamp(min=1e-12))
+        fc.bias.copy_(-(fc.weight @ table.mean(0)))
 
     @torch.no_grad()
     def load_glyphs(self, glyphs) -> None:

@@ -76,6 +76,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--keep-last", type=int, default=3, help="checkpoints kept besides every --keep-every-th")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--freeze-glyphs", action="store_true", help="keep the glyph pixel table fixed")
+    p.add_argument("--glyph-lr-scale", type=float, default=1.0, metavar="S",
+                   help="glyph_map's learning rate is lr × S: its 1,728 pixel inputs make Adam's steps S⁻¹ too large")
+    p.add_argument("--dropout", type=float, default=None, metavar="P",
+                   help="dropout of this run (short CPU budgets learn faster with 0); the saved config keeps its own")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--checkpoint-activations", action="store_true", help="recompute layer activations in backward")
     p.add_argument("--no-resume", action="store_true", help="ignore checkpoints in OUT/checkpoints")
@@ -103,14 +107,20 @@ def accumulation(args, world: int) -> int:
     return args.global_batch // per_step
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float):
-    """AdamW groups: no decay on biases and LayerNorm weights."""
-    decay, no_decay = [], []
+def param_groups(model: torch.nn.Module, weight_decay: float, lr: float, glyph_lr_scale: float = 1.0):
+    """AdamW groups: no decay on biases and LayerNorm weights; glyph_map's weight at lr × glyph_lr_scale."""
+    groups = {"decay": [], "no_decay": [], "glyph": []}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        kind = ("no_decay" if name.endswith("bias") or "LayerNorm" in name
+                else "glyph" if name.endswith("glyph_map.weight") else "decay")
+        groups[kind].append(param)
+    out = [{"params": groups["decay"], "weight_decay": weight_decay, "lr": lr},
+           {"params": groups["no_decay"], "weight_decay": 0.0, "lr": lr}]
+    if groups["glyph"]:
+        out.append({"params": groups["glyph"], "weight_decay": weight_decay, "lr": lr * glyph_lr_scale})
+    return out
 
 
 def over_budget(started: float, args, device, world: int) -> bool:
@@ -241,7 +251,17 @@ def build_model(args, assets: CorpusAssets) -> ChineseBertForMaskedLM:
     config.glyph_fonts, config.glyph_size = assets.glyphs.shape[1], assets.glyphs.shape[2]
     model = ChineseBertForMaskedLM(config)
     model.load_glyphs(assets.glyphs)
+    model.init_glyph_map()
     return model
+
+
+def set_dropout(model: torch.nn.Module, p: float) -> None:
+    """Every dropout of the model to p for this run, without touching its config (fine-tuning keeps the config's)."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = p
+        if hasattr(module, "dropout_p"):  # attention dropout inside scaled_dot_product_attention
+            module.dropout_p = p
 
 
 def weights_digest(model) -> torch.Tensor:
@@ -259,13 +279,16 @@ def train(argv=None) -> dict:
     assets = CorpusAssets.load(args.corpus)
     accum = accumulation(args, world)
     model = build_model(args, assets)
+    if args.dropout is not None:
+        set_dropout(model, args.dropout)
     model.bert.pooler.requires_grad_(False)  # MLM only (no NSP): the pooler gets no gradient; kept for checkpoints
     model.bert.encoder.checkpoint_activations = args.checkpoint_activations
     model.to(device)
     if world > 1:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                                         broadcast_buffers=False)  # the only buffer is constant position ids
-    optimizer = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.98), eps=1e-6,
+    optimizer = torch.optim.AdamW(param_groups(model, args.weight_decay, args.lr, args.glyph_lr_scale), lr=args.lr,
+                                  betas=(0.9, 0.98), eps=1e-6,
                                   fused=device.type == "cuda")
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(args.warmup, args.steps))
     data_cfg = DataConfig(max_len=args.max_len, validation_every=args.validation_every)

@@ -2,7 +2,7 @@
 corpus against the same architecture from random initialisation, both fine-tuned by `model.evaluate` with the same
 budget and seeds.
 
-    python -m recipes.ablation [--out bench-data/ablation] [--steps 2600] [--minutes 58] [--seeds 1,2,3]
+    python -m recipes.ablation [--out bench-data/ablation] [--steps 4200] [--batch-size 16] [--dropout 0] [--glyph-lr-scale 0.1] [--minutes 58] [--seeds 1,2,3]
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def random_twin(pretrained: str, corpus: str, out: str, seed: int = 1) -> str:
     torch.manual_seed(seed)
     model = ChineseBertForMaskedLM(load_model(pretrained).config)
     model.load_glyphs(np.load(os.path.join(corpus, "glyphs.npy"), allow_pickle=False))
+    model.init_glyph_map()
     save_model(model, out, corpus)
     return out
 
@@ -37,7 +38,10 @@ def random_twin(pretrained: str, corpus: str, out: str, seed: int = 1) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=os.path.join(ROOT, "bench-data", "ablation"))
-    parser.add_argument("--steps", type=int, default=2600, help="the schedule's length (lr decays to 0 there)")
+    parser.add_argument("--steps", type=int, default=4200, help="the schedule's length (lr decays to 0 there)")
+    parser.add_argument("--batch-size", type=int, default=16, help="sequences of 128 per step: more, smaller steps")
+    parser.add_argument("--dropout", type=float, default=0.0, help="pretraining dropout (fine-tuning keeps 0.1)")
+    parser.add_argument("--glyph-lr-scale", type=float, default=0.1, help="glyph_map's lr multiplier (see model.train)")
     parser.add_argument("--minutes", type=float, default=58.0, help="pretraining wall-clock budget")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seeds", default="1,2,3")
@@ -48,7 +52,9 @@ def main() -> None:
     if not os.path.exists(os.path.join(pretrained, "model.safetensors")):
         started = time.time()
         subprocess.run([sys.executable, "-m", "model.train", "--config", "small", "--corpus", corpus, "--out",
-                        pretrained, "--steps", str(args.steps), "--warmup", str(args.steps // 10), "--lr", str(args.lr),
+                        pretrained, "--steps", str(args.steps), "--warmup", str(args.steps // 14), "--lr", str(args.lr),
+                        "--batch-size", str(args.batch_size), "--dropout", str(args.dropout),
+                        "--glyph-lr-scale", str(args.glyph_lr_scale),
                         "--max-minutes", str(args.minutes), "--log-every", "50",
                         "--eval-every", "500", "--save-every", "500", "--quiet"], cwd=ROOT, check=True)
         print(json.dumps({"pretraining_wall_min": round((time.time() - started) / 60, 1)}), flush=True)

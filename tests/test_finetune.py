@@ -112,6 +112,26 @@ def test_a_small_fine_tune_fits_its_training_set(model_dir, tmp_path):
     assert tagged["dev"]["entity_f1"] == 1.0
 
 
+def test_two_cpu_processes_fine_tune_with_ddp_and_rank_zero_writes(model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    good, bad = ["味道很好吃", "服务很好", "很好很满意", "好评推荐"], ["味道很难吃", "服务太差", "很差不满意", "差评失望"]
+    rows = [{"sentence": t, "label": "pos"} for t in good] + [{"sentence": t, "label": "neg"} for t in bad]
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows * 4 + rows[:3]), encoding="utf-8")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "model.finetune",
+           str(model_dir), "--task", "classify", "--train", str(train), "--dev", str(train), "--out",
+           str(tmp_path / "ddp"), "--epochs", "12", "--lr", "5e-4", "--batch-size", "4", "--patience", "12", "--quiet"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["world_size"] == 2 and metrics["dev"]["accuracy"] == 1.0
+    assert done.stdout.count("classify: best epoch") == 1  # rank 0 alone reports
+
+
 def test_the_evaluation_suites_splits_are_fixed_disjoint_and_mixed(tmp_path):
     import os
 

@@ -97,6 +97,25 @@ def test_glyph_table_equals_glyphs_npy_after_construction(corpus):
         model.load_glyphs(glyphs[:-1])
 
 
+def test_glyph_map_starts_centred_and_on_the_word_embeddings_scale(corpus):
+    out, _, _ = corpus
+    glyphs = np.load(os.path.join(out, "glyphs.npy"))
+    model = ChineseBertForMaskedLM(ChineseBertConfig.tiny(len(glyphs)))
+    model.load_glyphs(glyphs)
+    emb = model.bert.embeddings
+    ids = torch.arange(len(glyphs))
+    with torch.no_grad():
+        raw = emb.glyph_map(emb.glyph_embeddings(ids))
+        model.init_glyph_map()
+        glyph, word = emb.glyph_map(emb.glyph_embeddings(ids)), emb.word_embeddings(ids)
+    assert raw.norm(dim=-1).mean() > 5 * word.norm(dim=-1).mean()  # BERT's init alone: the pixels dominate
+    assert glyph.mean(0).norm() < 1e-4 < raw.mean(0).norm()
+    assert glyph.norm(dim=-1).mean() == pytest.approx(word.norm(dim=-1).mean().item(), rel=0.1)
+    # map_fc passes the word embedding through at the start: the fused vector is the word's plus small parts
+    fused = emb.map_fc(torch.cat([word, torch.zeros_like(word), torch.zeros_like(word)], dim=-1))
+    assert torch.allclose(fused, word)
+
+
 def test_padding_is_masked_in_attention():
     torch.manual_seed(0)
     model = ChineseBertForMaskedLM(ChineseBertConfig.tiny(50)).eval()
@@ -254,3 +273,30 @@ def test_model_folder_reference_round_trip_and_fill_mask(corpus, tmp_path):
     printed = subprocess.run([sys.executable, "-m", "model.fill_mask", str(tmp_path / "m"), "市民[MASK]书馆开放了。"],
                              cwd=ROOT, check=True, capture_output=True, text=True).stdout
     assert printed.startswith("[MASK] 1: ") and len(printed.split()) == 2 + 2 * 5
+
+
+def test_run_dropout_makes_training_passes_deterministic_and_leaves_the_config_alone():
+    from model.train import set_dropout
+
+    torch.manual_seed(0)
+    model = ChineseBertForMaskedLM(ChineseBertConfig.tiny(40, glyph_size=4)).train()
+    ids = torch.randint(5, 40, (2, 12))
+    pinyin = torch.randint(0, 32, (2, 12, 8))
+    assert not torch.equal(model(ids, pinyin), model(ids, pinyin))  # the config's 0.1: masks differ per pass
+    set_dropout(model, 0.0)
+    assert torch.equal(model(ids, pinyin), model(ids, pinyin))
+    assert model.config.hidden_dropout_prob == 0.1 and model.config.attention_probs_dropout_prob == 0.1
+
+
+def test_glyph_map_gets_its_own_learning_rate_and_the_other_groups_keep_theirs():
+    from model.train import param_groups
+
+    model = ChineseBertForMaskedLM(ChineseBertConfig.tiny(40, glyph_size=4))
+    groups = param_groups(model, 0.01, 1e-3, glyph_lr_scale=0.1)
+    glyph = model.bert.embeddings.glyph_map.weight
+    assert [g["lr"] for g in groups] == [1e-3, 1e-3, pytest.approx(1e-4)]
+    assert groups[2]["params"] == [glyph] and all(glyph is not p for g in groups[:2] for p in g["params"])
+    assert sum(len(g["params"]) for g in groups) == sum(p.requires_grad for p in model.parameters())
+    plain = ChineseBertForMaskedLM(ChineseBertConfig.tiny(40, use_glyph=False))
+    assert len(param_groups(plain, 0.01, 1e-3, glyph_lr_scale=0.1)) == 2
+
