@@ -79,7 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--glyph-lr-scale", type=float, default=1.0, metavar="S",
                    help="glyph_map's learning rate is lr × S: its 1,728 pixel inputs make Adam's steps S⁻¹ too large")
     p.add_argument("--dropout", type=float, default=None, metavar="P",
-                   help="dropout of this run (short CPU budgets learn faster with 0); the saved config keeps its own")
+                   help="dropout of this run only; the saved config keeps its own (fine-tuning uses that)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--checkpoint-activations", action="store_true", help="recompute layer activations in backward")
     p.add_argument("--no-resume", action="store_true", help="ignore checkpoints in OUT/checkpoints")

@@ -2,7 +2,8 @@
 corpus against the same architecture from random initialisation, both fine-tuned by `model.evaluate` with the same
 budget and seeds.
 
-    python -m recipes.ablation [--out bench-data/ablation] [--steps 4200] [--batch-size 16] [--dropout 0] [--glyph-lr-scale 0.1] [--minutes 58] [--seeds 1,2,3]
+    python -m recipes.ablation [--out bench-data/ablation] [--steps 4200] [--batch-size 16] [--dropout 0]
+                               [--glyph-lr-scale 0.1] [--minutes 58] [--seeds 1,2,3]
 """
 from __future__ import annotations
 
