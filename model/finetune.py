@@ -152,7 +152,8 @@ def main(argv=None) -> dict:
     pad = tokenizer.special.pad
     data = {name: encode(tokenizer, ex, args.task, label_ids, args.max_length)
             for name, ex in (("train", train_ex), ("dev", dev_ex), ("test", test_ex)) if ex is not None}
-    steps = args.epochs * -(-(-(-len(train_ex) // world)) // args.batch_size)
+    per_rank = -(-len(train_ex) // world)  # examples per rank and epoch, rounded up as batches() wraps them
+    steps = args.epochs * -(-per_rank // args.batch_size)
     optimizer = torch.optim.AdamW(param_groups(model, 0.01, args.lr), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(int(args.warmup * steps), steps))
     score_key = "entity_f1" if args.task == "tag" else "accuracy"
@@ -168,7 +169,7 @@ def main(argv=None) -> dict:
             batch = {k: v.to(device) for k, v in batch.items()}
             with autocast(device):
                 loss, _ = step_model(batch["input_ids"], batch["pinyin_ids"], batch["attention_mask"],
-                                batch["token_type_ids"], labels=batch["labels"])
+                                     batch["token_type_ids"], labels=batch["labels"])
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -194,8 +195,8 @@ def main(argv=None) -> dict:
     model, _ = head.from_pretrained(os.path.join(args.out, "best"))
     model.to(device)
     tokenizer.save_pretrained(os.path.join(args.out, "best"))
-    metrics = {"task": args.task, "world_size": world, "best_epoch": best_epoch, "epochs_run": len(history), "history": history,
-               "labels": labels, "seconds": round(time.time() - started, 1)}
+    metrics = {"task": args.task, "world_size": world, "best_epoch": best_epoch, "epochs_run": len(history),
+               "history": history, "labels": labels, "seconds": round(time.time() - started, 1)}
     for name, examples in (("dev", dev_ex), ("test", test_ex)):
         if examples is None:
             continue

@@ -1,11 +1,14 @@
 """Fine-tuning: the tokenizer (offsets, pairs, truncation, the shards' pinyin), the heads and their loading report,
 the input formats and their errors, and small fine-tunes that fit their training sets."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import ROOT
 from model import ChineseBertConfig, ChineseBertForMaskedLM
 from model.checkpoint import save_model
 from model.finetune_data import FormatError, entities, read_examples, tagging_metrics
@@ -91,11 +94,16 @@ def test_entity_spans_and_metrics():
     assert m["entity_f1"] == 0.0 and m["token_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
 
 
+def sentiment_rows() -> list[dict]:
+    """Eight short reviews, four of each label: a training set a tiny model can fit."""
+    good, bad = ["味道很好吃", "服务很好", "很好很满意", "好评推荐"], ["味道很难吃", "服务太差", "很差不满意", "差评失望"]
+    return [{"sentence": t, "label": "pos"} for t in good] + [{"sentence": t, "label": "neg"} for t in bad]
+
+
 def test_a_small_fine_tune_fits_its_training_set(model_dir, tmp_path):
     from model.finetune import main
 
-    good, bad = ["味道很好吃", "服务很好", "很好很满意", "好评推荐"], ["味道很难吃", "服务太差", "很差不满意", "差评失望"]
-    rows = [{"sentence": t, "label": "pos"} for t in good] + [{"sentence": t, "label": "neg"} for t in bad]
+    rows = sentiment_rows()
     train = tmp_path / "train.jsonl"
     train.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows * 4), encoding="utf-8")
     metrics = main([str(model_dir), "--task", "classify", "--train", str(train), "--dev", str(train), "--test",
@@ -113,13 +121,7 @@ def test_a_small_fine_tune_fits_its_training_set(model_dir, tmp_path):
 
 
 def test_two_cpu_processes_fine_tune_with_ddp_and_rank_zero_writes(model_dir, tmp_path):
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
-    good, bad = ["味道很好吃", "服务很好", "很好很满意", "好评推荐"], ["味道很难吃", "服务太差", "很差不满意", "差评失望"]
-    rows = [{"sentence": t, "label": "pos"} for t in good] + [{"sentence": t, "label": "neg"} for t in bad]
+    rows = sentiment_rows()
     train = tmp_path / "train.jsonl"
     train.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows * 4 + rows[:3]), encoding="utf-8")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "model.finetune",
