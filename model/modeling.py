@@ -225,6 +225,14 @@ class ChineseBertForMaskedLM(nn.Module):
         self.apply(self._init_weights)
         self._init_fusion()
 
+    @classmethod
+    def fresh(cls, config: ChineseBertConfig, glyphs) -> "ChineseBertForMaskedLM":
+        """A new model with the corpus's glyph table (glyphs.npy) and glyph_map initialised from it."""
+        model = cls(config)
+        model.load_glyphs(glyphs)
+        model.init_glyph_map()
+        return model
+
     @torch.no_grad()
     def _init_fusion(self) -> None:
         """map_fc starts by passing the word embedding through (identity block; pinyin and glyph columns as BERT's).

@@ -249,10 +249,7 @@ def build_model(args, assets: CorpusAssets) -> ChineseBertForMaskedLM:
                                       **({"hidden_size": 256, "num_attention_heads": 4, "intermediate_size": 1024}
                                          if args.config == "small" else {}))
     config.glyph_fonts, config.glyph_size = assets.glyphs.shape[1], assets.glyphs.shape[2]
-    model = ChineseBertForMaskedLM(config)
-    model.load_glyphs(assets.glyphs)
-    model.init_glyph_map()
-    return model
+    return ChineseBertForMaskedLM.fresh(config, assets.glyphs)
 
 
 def set_dropout(model: torch.nn.Module, p: float) -> None:

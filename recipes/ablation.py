@@ -29,9 +29,8 @@ def random_twin(pretrained: str, corpus: str, out: str, seed: int = 1) -> str:
     import numpy as np
 
     torch.manual_seed(seed)
-    model = ChineseBertForMaskedLM(load_model(pretrained).config)
-    model.load_glyphs(np.load(os.path.join(corpus, "glyphs.npy"), allow_pickle=False))
-    model.init_glyph_map()
+    model = ChineseBertForMaskedLM.fresh(load_model(pretrained).config,
+                                         np.load(os.path.join(corpus, "glyphs.npy"), allow_pickle=False))
     save_model(model, out, corpus)
     return out
 
