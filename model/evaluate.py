@@ -8,6 +8,9 @@ is 1, else to train; each split capped, taken in a fixed hash order):
 - gsd-seg: word segmentation as tagging, B-W / I-W per character (UD Chinese GSD train; 1,000 / 300 / 379).
 - gsd-pos: part of speech as tagging, B-UPOS / I-UPOS per character (the same sentences).
 The same hyper-parameters for every model (--epochs 3, --lr 3e-4, batch 32, max length 128, patience 2).
+
+Tagging tasks also print two count taggers trained on the same split (the most frequent tag of each character, and of
+each (previous character, character) pair): a model at the unigram row has learned nothing from context.
 """
 from __future__ import annotations
 
@@ -16,8 +19,10 @@ import csv
 import json
 import os
 import zlib
+from collections import Counter, defaultdict
 
 from model.finetune import main as finetune
+from model.finetune_data import read_examples, tagging_metrics
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
 CAPS = {"waimai": (2000, 400, 1000), "gsd-seg": (1000, 300, 600), "gsd-pos": (1000, 300, 600)}
@@ -83,6 +88,29 @@ def write_task(name: str, folder: str) -> dict[str, str]:
     return paths
 
 
+def count_taggers(train: str, test: str) -> dict[str, float]:
+    """Test entity F1 of the unigram and bigram count taggers trained on `train` (the floor a model should pass)."""
+    counts = {"unigram": defaultdict(Counter), "bigram": defaultdict(Counter)}
+    keys = {"unigram": lambda items, i: items[i], "bigram": lambda items, i: (items[i - 1] if i else "", items[i])}
+    overall = Counter()
+    for ex in read_examples(train, "tag"):
+        overall.update(ex.tags)
+        for i, tag in enumerate(ex.tags):
+            for name, key in keys.items():
+                counts[name][key(ex.items, i)][tag] += 1
+    gold = [ex for ex in read_examples(test, "tag")]
+    scores = {}
+    for name, key in keys.items():
+        def guess(items, i):
+            for table, k in ((counts[name], key(items, i)), (counts["unigram"], items[i])):
+                if k in table:
+                    return table[k].most_common(1)[0][0]
+            return overall.most_common(1)[0][0]
+        predicted = [[guess(ex.items, i) for i in range(len(ex.items))] for ex in gold]
+        scores[name] = tagging_metrics([ex.tags for ex in gold], predicted)["entity_f1"]
+    return scores
+
+
 def evaluate(model_dir: str, out: str, tasks: list[str], seed: int = 1, epochs: int = 3, lr: float = 3e-4) -> dict:
     """Fine-tune on each task; {task: {"dev": …, "test": …, "score": test score}}."""
     results = {}
@@ -95,6 +123,8 @@ def evaluate(model_dir: str, out: str, tasks: list[str], seed: int = 1, epochs: 
         key = SCORE[TASKS[name]]
         results[name] = {"metric": key, "dev": metrics["dev"][key], "test": metrics["test"][key],
                          "best_epoch": metrics["best_epoch"], "seconds": metrics["seconds"]}
+        if TASKS[name] == "tag":
+            results[name]["count_taggers_test"] = count_taggers(paths["train"], paths["test"])
     with open(os.path.join(out, "evaluation.json"), "w", encoding="utf-8") as f:
         json.dump({"model": model_dir, "seed": seed, "epochs": epochs, "lr": lr, "tasks": results}, f, indent=2)
     return results
@@ -102,7 +132,10 @@ def evaluate(model_dir: str, out: str, tasks: list[str], seed: int = 1, epochs: 
 
 def table(results: dict) -> str:
     lines = ["| task | metric | dev | test |", "|---|---|---|---|"]
-    lines += [f"| {t} | {r['metric']} | {r['dev']:.4f} | {r['test']:.4f} |" for t, r in results.items()]
+    for task, r in results.items():
+        lines.append(f"| {task} | {r['metric']} | {r['dev']:.4f} | {r['test']:.4f} |")
+        lines += [f"| {task}: {name} count tagger | {r['metric']} | — | {score:.4f} |"
+                  for name, score in r.get("count_taggers_test", {}).items()]
     return "\n".join(lines)
 
 

@@ -29,6 +29,7 @@ from model.checkpoint import (CheckpointWriter, latest_checkpoint, load_checkpoi
                               save_model, set_rng_states, training_state, unwrap)
 from model.config import ChineseBertConfig
 from model.data import CorpusAssets, DataConfig
+from model.masking import MaskingConfig
 from model.modeling import ChineseBertForMaskedLM
 from model.stream import PretrainingStream, check_readers, validation_batches
 from model.tblog import ScalarWriter
@@ -80,6 +81,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="glyph_map's learning rate is lr × S: its 1,728 pixel inputs make Adam's steps S⁻¹ too large")
     p.add_argument("--dropout", type=float, default=None, metavar="P",
                    help="dropout of this run only; the saved config keeps its own (fine-tuning uses that)")
+    p.add_argument("--whole-word-prob", type=float, default=MaskingConfig.whole_word_prob, metavar="P",
+                   help="share of sequences masked by whole words (else by characters); the paper's 0.9")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--checkpoint-activations", action="store_true", help="recompute layer activations in backward")
     p.add_argument("--no-resume", action="store_true", help="ignore checkpoints in OUT/checkpoints")
@@ -288,7 +291,8 @@ def train(argv=None) -> dict:
                                   betas=(0.9, 0.98), eps=1e-6,
                                   fused=device.type == "cuda")
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(args.warmup, args.steps))
-    data_cfg = DataConfig(max_len=args.max_len, validation_every=args.validation_every)
+    data_cfg = DataConfig(max_len=args.max_len, validation_every=args.validation_every,
+                          masking=MaskingConfig(whole_word_prob=args.whole_word_prob))
     checkpoints = os.path.join(args.out, "checkpoints")
     writer = CheckpointWriter(checkpoints, args.keep_last, args.keep_every) if rank == 0 else None
     step, saved_data = 0, None

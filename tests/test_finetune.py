@@ -94,6 +94,20 @@ def test_entity_spans_and_metrics():
     assert m["entity_f1"] == 0.0 and m["token_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
 
 
+def test_count_taggers_set_the_floor_only_context_can_pass(tmp_path):
+    from model.evaluate import count_taggers
+
+    # 行 is B after 银 (银行 is one word) and a word of its own after 步 (步行 split on purpose): only context tells
+    train = "银 B-W\n行 I-W\n\n步 B-W\n行 B-W\n\n银 B-W\n行 I-W\n\n"
+    (tmp_path / "train.conll").write_text(train, encoding="utf-8")
+    (tmp_path / "test.conll").write_text("步 B-W\n行 B-W\n\n银 B-W\n行 I-W\n\n", encoding="utf-8")
+    scores = count_taggers(str(tmp_path / "train.conll"), str(tmp_path / "test.conll"))
+    assert scores["bigram"] == 1.0
+    assert scores["unigram"] == pytest.approx(tagging_metrics([["B-W", "B-W"], ["B-W", "I-W"]],
+                                                              [["B-W", "I-W"], ["B-W", "I-W"]])["entity_f1"])
+    assert scores["unigram"] < 1.0
+
+
 def sentiment_rows() -> list[dict]:
     """Eight short reviews, four of each label: a training set a tiny model can fit."""
     good, bad = ["味道很好吃", "服务很好", "很好很满意", "好评推荐"], ["味道很难吃", "服务太差", "很差不满意", "差评失望"]
