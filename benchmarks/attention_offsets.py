@@ -13,7 +13,6 @@ import os
 import sys
 
 import torch
-import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -33,12 +32,9 @@ def attention_by_offset(model, tokenizer, texts=TEXTS, span: int = 3) -> list[li
         e = tokenizer(text)
         ids, pinyin = torch.as_tensor([e["input_ids"]]), torch.as_tensor([e["pinyin_ids"]])
         x = model.bert.embeddings(ids, pinyin)
+        t = ids.shape[1]
         for row, layer in zip(totals, model.bert.encoder.layer):
-            attention = layer.attention.self
-            b, t, h = x.shape
-            q, k = (p(x).view(b, t, attention.heads, h // attention.heads).transpose(1, 2)
-                    for p in (attention.query, attention.key))  # [1, heads, T, H/heads]
-            weights = F.softmax(q @ k.transpose(-1, -2) / (h // attention.heads) ** 0.5, -1)[0].mean(0)  # [T, T]
+            weights = layer.attention.self.probabilities(x)[0].mean(0)  # [T, T], averaged over heads
             for i, offset in enumerate(range(-span, span + 1)):
                 row[i] += weights.diagonal(offset).mean().item() * t / len(texts)
             x = layer(x, None)

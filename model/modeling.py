@@ -85,10 +85,18 @@ class SelfAttention(nn.Module):
         self.value = nn.Linear(c.hidden_size, c.hidden_size)
         self.dropout_p = c.attention_probs_dropout_prob
 
+    def split_heads(self, proj: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+        b, t, h = x.shape
+        return proj(x).view(b, t, self.heads, h // self.heads).transpose(1, 2)  # [B, heads, T, H/heads]
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention weights [B, heads, T, T] without a padding mask (for inspection: forward never builds them)."""
+        q, k = self.split_heads(self.query, x), self.split_heads(self.key, x)
+        return F.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1)
+
     def forward(self, x, attn_mask):
         b, t, h = x.shape
-        q, k, v = (proj(x).view(b, t, self.heads, h // self.heads).transpose(1, 2)
-                   for proj in (self.query, self.key, self.value))  # [B, heads, T, H/heads]
+        q, k, v = (self.split_heads(proj, x) for proj in (self.query, self.key, self.value))
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
                                            dropout_p=self.dropout_p if self.training else 0.0)
         return y.transpose(1, 2).reshape(b, t, h)
