@@ -45,6 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=0.1, help="share of the steps")
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--cpu-bf16", action="store_true", help="bf16 autocast on CPU too (CUDA always uses it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -95,7 +96,7 @@ def predict(model, encoded, args, device, pad) -> list:
     out = [None] * len(encoded)
     for index, batch in batches(encoded, args.batch_size, pad):
         batch = {k: v.to(device) for k, v in batch.items()}
-        with autocast(device):
+        with autocast(device, args.cpu_bf16):
             logits = model(*(batch[k] for k in ("input_ids", "pinyin_ids", "attention_mask", "token_type_ids")))
         best = logits.argmax(-1).cpu().tolist()
         for i, p in zip(index, best):
@@ -167,7 +168,7 @@ def main(argv=None) -> dict:
     for epoch in range(1, args.epochs + 1):
         for _, batch in batches(data["train"], args.batch_size, pad, rng, rank, world):
             batch = {k: v.to(device) for k, v in batch.items()}
-            with autocast(device):
+            with autocast(device, args.cpu_bf16):
                 loss, _ = step_model(batch["input_ids"], batch["pinyin_ids"], batch["attention_mask"],
                                      batch["token_type_ids"], labels=batch["labels"])
             loss.backward()

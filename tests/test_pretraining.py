@@ -111,6 +111,23 @@ def test_the_tied_decoder_keeps_the_padding_row_zero():
     assert torch.count_nonzero(model.bert.embeddings.word_embeddings.weight[0]) == 0
 
 
+def test_cpu_bf16_autocast_is_opt_in_and_keeps_the_loss():
+    from model.train import autocast
+
+    torch.manual_seed(0)
+    model = ChineseBertForMaskedLM(ChineseBertConfig.tiny(60))
+    ids = torch.randint(5, 60, (2, 16))
+    inputs = (ids, torch.randint(0, 32, (2, 16, 8)), torch.ones_like(ids))
+    labels, positions = ids[:, :4].clone(), torch.arange(4).repeat(2, 1)
+    results = {}
+    for wanted in (False, True):
+        with autocast(torch.device("cpu"), cpu_bf16=wanted):
+            results[wanted] = model(*inputs, labels=labels, masked_positions=positions)
+    assert results[False][1].dtype == torch.float32 and results[True][1].dtype == torch.bfloat16
+    assert results[True][0].dtype == torch.float32  # the loss is reduced in fp32 either way
+    assert abs(results[True][0].item() - results[False][0].item()) < 0.05
+
+
 def train(corpus_dir, out, *extra):
     cmd = [sys.executable, "-m", "model.train", "--corpus", str(corpus_dir), "--out", str(out), "--quiet",
            "--log-every", "1", "--eval-every", "1000", *extra]
@@ -120,8 +137,9 @@ def train(corpus_dir, out, *extra):
 
 def test_continued_pretraining_from_a_model_folder(corpus, tmp_path):
     out, _, _ = corpus
-    done, first = train(out, tmp_path / "a", "--steps", "24")
+    done, first = train(out, tmp_path / "a", "--steps", "24", "--cpu-bf16")
     assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "a" / "training_args.json").read_text())["cpu_bf16"] is True
     done, continued = train(out, tmp_path / "b", "--steps", "6", "--init", str(tmp_path / "a"), "--warmup", "1")
     assert done.returncode == 0, done.stderr
     _, fresh = train(out, tmp_path / "c", "--steps", "6", "--warmup", "1")
