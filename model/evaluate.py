@@ -123,7 +123,8 @@ def evaluate(model_dir: str, out: str, tasks: list[str], seed: int = 1, epochs: 
         paths = write_task(name, os.path.join(out, "data", name))
         metrics = finetune([model_dir, "--task", TASKS[name], "--train", paths["train"], "--dev", paths["dev"],
                             "--test", paths["test"], "--out", os.path.join(out, name), "--epochs", str(epochs),
-                            "--lr", str(LEARNING_RATES[name] if lr is None else lr), "--batch-size", "32", "--max-length", "128", "--seed", str(seed),
+                            "--lr", str(LEARNING_RATES[name] if lr is None else lr), "--batch-size", "32",
+                            "--max-length", "128", "--seed", str(seed),
                             "--patience", str(patience), "--quiet"] + (["--cpu-bf16"] if cpu_bf16 else []))
         key = SCORE[TASKS[name]]
         results[name] = {"metric": key, "dev": metrics["dev"][key], "test": metrics["test"][key],
