@@ -121,14 +121,15 @@ def evaluate(model_dir: str, out: str, tasks: list[str], seed: int = 1, epochs: 
     results = {}
     for name in tasks:
         paths = write_task(name, os.path.join(out, "data", name))
+        task_lr = LEARNING_RATES[name] if lr is None else lr
         metrics = finetune([model_dir, "--task", TASKS[name], "--train", paths["train"], "--dev", paths["dev"],
                             "--test", paths["test"], "--out", os.path.join(out, name), "--epochs", str(epochs),
-                            "--lr", str(LEARNING_RATES[name] if lr is None else lr), "--batch-size", "32",
+                            "--lr", str(task_lr), "--batch-size", "32",
                             "--max-length", "128", "--seed", str(seed),
                             "--patience", str(patience), "--quiet"] + (["--cpu-bf16"] if cpu_bf16 else []))
         key = SCORE[TASKS[name]]
         results[name] = {"metric": key, "dev": metrics["dev"][key], "test": metrics["test"][key],
-                         "lr": LEARNING_RATES[name] if lr is None else lr, "best_epoch": metrics["best_epoch"],
+                         "lr": task_lr, "best_epoch": metrics["best_epoch"],
                          "seconds": metrics["seconds"]}
         if TASKS[name] == "tag":
             results[name]["count_taggers_test"] = count_taggers(paths["train"], paths["test"])

@@ -252,10 +252,8 @@ def build_model(args, assets: CorpusAssets) -> ChineseBertForMaskedLM:
         if model.config.use_glyph:
             model.bert.embeddings.glyph_embeddings.embedding.weight.requires_grad_(not args.freeze_glyphs)
         return model
-    config = ChineseBertConfig.preset("tiny" if args.config == "small" else args.config, len(assets.tokens),
-                                      train_glyphs=not args.freeze_glyphs, max_position_embeddings=max(512, args.max_len),
-                                      **({"hidden_size": 256, "num_attention_heads": 4, "intermediate_size": 1024}
-                                         if args.config == "small" else {}))
+    config = ChineseBertConfig.preset(args.config, len(assets.tokens), train_glyphs=not args.freeze_glyphs,
+                                      max_position_embeddings=max(512, args.max_len))
     config.glyph_fonts, config.glyph_size = assets.glyphs.shape[1], assets.glyphs.shape[2]
     return ChineseBertForMaskedLM.fresh(config, assets.glyphs)
 
