@@ -16,6 +16,7 @@ from transforms.annotate import annotate  # noqa: E402
 from transforms.config import AnnotateConfig  # noqa: E402
 from transforms.chars import HAN_RE  # noqa: E402
 from transforms.pinyin import PinyinAnnotator  # noqa: E402
+from transforms.polyphone import one_blas_thread  # noqa: E402
 from transforms.segment import load_segmenter, segment, words_of  # noqa: E402
 from transforms.vocab import Vocab, char_counts  # noqa: E402
 
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=None, help="People's Daily sentences for the throughput")
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
+    one_blas_thread()  # as the corpus job's workers do (numpy's BLAS counted its threads before the pinning)
     default = AnnotateConfig()
     segmenters = {"ltp-perceptron (bundled)": load_segmenter(default.segmenter, default.segmenter_model),
                   "jieba": load_segmenter("jieba")}

@@ -16,6 +16,7 @@ from pipeline.work import read_bytes, write_bytes
 from transforms.annotate import annotate
 from transforms.config import CorpusConfig
 from transforms.pinyin import ALPHABET, SLOTS, PinyinAnnotator, default_reading
+from transforms.polyphone import one_blas_thread
 from transforms.checksums import sha256_bytes
 from transforms.shards import npy_bytes
 from transforms.vocab import Vocab, char_counts
@@ -72,6 +73,7 @@ class Annotate(beam.DoFn):
         self.tokens, self.config = tokens, config
 
     def setup(self):
+        one_blas_thread()  # one worker per core: BLAS threads would only contend (transforms/polyphone.py)
         self.vocab = Vocab(self.tokens)
         self.pinyin = PinyinAnnotator.from_config(self.config)  # loads g2pM's weights once per worker
 

@@ -243,6 +243,33 @@ def test_the_context_model_reads_in_batches_exactly_as_one_at_a_time_and_only_am
     assert model.choose(["重"], [[0]], min_confidence=1.01) == [[None]]  # never that sure: pypinyin's stays
 
 
+def test_the_context_models_states_at_a_target_equal_a_whole_sequence_bilstm():
+    import numpy as np
+
+    from transforms.polyphone import PolyphoneModel, _sigmoid
+
+    model = PolyphoneModel()
+    H = model.hidden
+
+    def run(direction, ids):  # one direction over the whole sequence, one step at a time, the textbook way
+        h, c, out = np.zeros(H, np.float32), np.zeros(H, np.float32), []
+        for i in ids:
+            g = model.input_gates[direction][i] + h @ model.hidden_weights[direction]
+            c = _sigmoid(g[H:2 * H]) * c + _sigmoid(g[:H]) * np.tanh(g[2 * H:3 * H])
+            h = _sigmoid(g[3 * H:]) * np.tanh(c)
+            out.append(h)
+        return out
+
+    rng = np.random.default_rng(0)
+    sequences = [list(rng.integers(0, len(model.embedding), size=n)) for n in (3, 19, 7, 40, 1)]
+    places = [1, 9, 0, 33, 0]  # lengths and places that differ, so both directions get padding in one batch
+    states = model._target_states(sequences, places)
+    for row, (ids, p) in enumerate(zip(sequences, places)):
+        forward, backward = run(0, ids), run(1, ids[::-1])[::-1]
+        assert np.allclose(states[row, :H], forward[p], atol=1e-5)
+        assert np.allclose(states[row, H:], backward[p], atol=1e-5)
+
+
 def test_the_polyphone_weights_are_read_without_running_code_from_the_files(tmp_path):
     import pickle
 
@@ -258,3 +285,15 @@ def test_the_polyphone_weights_are_read_without_running_code_from_the_files(tmp_
         _load(str(path))
     path.write_bytes(pickle.dumps({"w": np.arange(3, dtype=np.float32), "names": ["a"]}))
     assert _load(str(path))["names"] == ["a"]
+
+
+def test_the_annotation_workers_run_numpy_blas_on_one_thread():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from pipeline.annotate import Annotate
+    from transforms.config import AnnotateConfig
+
+    with threadpool_limits(limits=2, user_api="blas"):  # as on a 2-core worker; restored afterwards
+        assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {2}
+        Annotate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "我"], AnnotateConfig()).setup()
+        assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}

@@ -11,6 +11,7 @@ import numpy as np
 from transforms.chars import sentence_starts
 from transforms.config import AnnotateConfig
 from transforms.pinyin import PINYIN_BACKENDS, SLOTS, PinyinAnnotator
+from transforms.polyphone import one_blas_thread
 from transforms.segment import SEGMENTERS, load_segmenter, segment, words_of
 from transforms.vocab import Vocab
 
@@ -30,11 +31,14 @@ def annotate(text: str, word_lengths: list[int], vocab: Vocab, pinyin: PinyinAnn
     ids, spans = vocab.tokenize(text)
     starts = spans[:, 0]
     word_of_char = np.repeat(np.arange(len(word_lengths), dtype=np.int32), word_lengths)
-    # Renumber the words that hold tokens 0, 1, 2… (newline and space words hold none).
-    _, words = np.unique(word_of_char[starts], return_inverse=True)
+    # Renumber the words that hold tokens 0, 1, 2… (newline and space words hold none); tokens are in text order.
+    token_word = word_of_char[starts]
+    words = np.concatenate([[0], np.cumsum(token_word[1:] != token_word[:-1])]) if len(starts) else token_word
     token_pinyin = tokens_pinyin(text, word_lengths, spans, pinyin)
-    sents = np.unique(np.searchsorted(starts, np.array(sentence_starts(text), dtype=np.int64)))
-    sents = sents[sents < len(ids)]
+    sents = np.searchsorted(starts, np.array(sentence_starts(text), dtype=np.int64))  # sorted: drop repeats
+    first = np.ones(len(sents), dtype=bool)
+    first[1:] = sents[1:] != sents[:-1]
+    sents = sents[first & (sents < len(ids))]
     return {"ids": ids.astype(np.int32), "pinyin": token_pinyin, "words": words.astype(np.int32),
             "sents": sents.astype(np.int32)}
 
@@ -48,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
                         "default: the bundled model for ltp-perceptron")
     parser.add_argument("--pinyin", default=defaults.pinyin, choices=PINYIN_BACKENDS)
     args = parser.parse_args(argv)
+    one_blas_thread()  # as the corpus job's workers
     segmenter = load_segmenter(args.segmenter, args.model)
     pinyin = PinyinAnnotator(args.pinyin)  # the job's context and confidence floor are its defaults
     for line in sys.stdin:

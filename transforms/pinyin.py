@@ -3,8 +3,10 @@ the polyphonic characters no phrase decides (transforms/polyphone.py), encoded i
 (0 empty, 1–5 tone digits, 6–31 letters a–z) in 8 slots per character."""
 from __future__ import annotations
 
+import functools
 import os
 import re
+from itertools import accumulate
 
 import numpy as np
 
@@ -122,7 +124,8 @@ class PinyinAnnotator:
     def annotate(self, words: list[str], with_readings: bool = True) -> tuple[list[str | None] | None, np.ndarray]:
         """(reading per character or None without `with_readings`, uint8[n_chars, 8]) of the concatenated words,
         polyphones read in context."""
-        entries = [self.word(w) for w in words]
+        cache = self._cache
+        entries = [cache.get(w) or self.word(w) for w in words]  # the cache inlined: one call per word adds up
         encoded = np.concatenate([e[1] for e in entries]) if entries else np.zeros((0, SLOTS), np.uint8)
         readings = [r for entry in entries for r in entry[0]] if with_readings else None
         if self.model is None:
@@ -153,12 +156,11 @@ class PinyinAnnotator:
     def lone_polyphones(self, words: list[str], entries: list | None = None) -> list[int]:
         """Offsets in the concatenated words of the characters no phrase inside their word decides."""
         entries = entries if entries is not None else [self.word(w) for w in words]
-        targets, offset = [], 0
-        for w, entry in zip(words, entries):
-            if entry[2]:
-                targets.extend(offset + i for i in entry[2])
-            offset += len(w)
-        return targets
+        holding = [k for k, entry in enumerate(entries) if entry[2]]
+        if not holding:
+            return []
+        starts = list(accumulate(map(len, words), initial=0))
+        return [starts[k] + i for k in holding for i in entries[k][2]]
 
     def window(self, text: str, t: int) -> tuple[str, int]:
         """The characters the model reads for text[t] (its context stops at line breaks) and t's place in them."""
@@ -178,17 +180,30 @@ class PinyinAnnotator:
 
 def reading_across_words(text: str, t: int) -> str | None:
     """text[t]'s reading in a dictionary phrase that the segmentation split (还|钱 → 还钱), longest first; else None."""
-    from pypinyin import Style, pinyin
-    from pypinyin.constants import PHRASES_DICT
-
+    phrases = _phrase_dict()
     for size in CROSS_WORD_PHRASE_SIZES:
         for start in range(max(0, t - size + 1), min(t, len(text) - size) + 1):
             phrase = text[start:start + size]
-            if phrase in PHRASES_DICT:
-                reading = pinyin(phrase, style=Style.TONE3, neutral_tone_with_five=True)[t - start][0]
+            if phrase in phrases:
+                reading = _phrase_readings(phrase)[t - start]
                 if READING_RE.fullmatch(reading):
                     return reading
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def _phrase_dict() -> dict:
+    from pypinyin.constants import PHRASES_DICT
+
+    return PHRASES_DICT
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _phrase_readings(phrase: str) -> tuple[str, ...]:
+    """pypinyin's reading of each character of a dictionary phrase (a phrase recurs: cached, bounded)."""
+    from pypinyin import Style, pinyin
+
+    return tuple(item[0] for item in pinyin(phrase, style=Style.TONE3, neutral_tone_with_five=True))
 
 
 def describe_pinyin(annotate_config) -> dict:

@@ -42,6 +42,15 @@ def package_dir() -> str:
     return list(spec.submodule_search_locations)[0]
 
 
+def one_blas_thread() -> None:
+    """Limit numpy's BLAS to one thread in this process. The model's matrices are tiny, so BLAS threads never pay:
+    waking them doubled the annotation's CPU time on 2 cores (BENCHMARKS.md, "Segmentation and polyphones"), and
+    a worker per core would start as many threads per worker again."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warnings for large |x|
 
@@ -77,59 +86,61 @@ class PolyphoneModel:
         """Whether the model has more than one reading to choose from for this character."""
         return char in self.candidates
 
-    def _states(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Both directions' LSTM hidden states [B, T, 2H] over padded ids [B, T], run side by side (one matmul and
-        one set of element-wise operations per step for both: per-call overhead dominates at these sizes)."""
-        batch, steps = ids.shape
-        H = self.hidden
-        rows = np.arange(steps)[None, :]
-        # each row's valid part reversed, its padding left in place
-        backwards = np.where(rows < lengths[:, None], lengths[:, None] - 1 - rows, rows)
-        gates_in = np.stack([self.input_gates[0][ids],
-                             self.input_gates[1][np.take_along_axis(ids, backwards, axis=1)]])  # [2, B, T, 4H]
+    def _target_states(self, ids: list[list[int]], places: list[int]) -> np.ndarray:
+        """Both directions' LSTM hidden states [N, 2H] at one place of each id sequence. The forward state there
+        depends only on the ids up to it and the backward state only on those from it, so each direction runs over
+        its own part (about half the steps of the whole sequence), the parts left-padded to one length and the
+        state held at zero over the padding; both directions go side by side (one matmul and one set of
+        element-wise operations per step: per-call overhead dominates at these sizes)."""
+        parts = [[row[:p + 1] for row, p in zip(ids, places)], [row[p:][::-1] for row, p in zip(ids, places)]]
+        lengths = np.array([[len(x) for x in part] for part in parts])            # [2, N]
+        steps = int(lengths.max())
+        padded = np.zeros((2, len(ids), steps), dtype=np.int64)
+        for d, part in enumerate(parts):
+            for n, x in enumerate(part):
+                padded[d, n, steps - len(x):] = x
+        gates_in = np.stack([self.input_gates[d][padded[d]] for d in range(2)])  # [2, N, T, 4H]
         weights = np.stack(self.hidden_weights)                                  # [2, H, 4H]
-        h = np.zeros((2, batch, H), np.float32)
+        started = (np.arange(steps)[None, None, :] >= steps - lengths[:, :, None]).astype(np.float32)  # [2, N, T]
+        first_full = steps - int(lengths.min())  # from this step on no row is padding
+        H = self.hidden
+        h = np.zeros((2, len(ids), H), np.float32)
         c = np.zeros_like(h)
-        out = np.empty((2, batch, steps, H), np.float32)
         for t in range(steps):
-            g = gates_in[:, :, t] + h @ weights                                  # [2, B, 4H]
+            g = gates_in[:, :, t] + h @ weights                                  # [2, N, 4H]
             gate = _sigmoid(g)  # the cell slice is recomputed with tanh below: one call beats four slices
             c = gate[..., H:2 * H] * c + gate[..., :H] * np.tanh(g[..., 2 * H:3 * H])
             h = gate[..., 3 * H:] * np.tanh(c)
-            out[:, :, t] = h
-        out[1] = np.take_along_axis(out[1], backwards[:, :, None], axis=1)
-        return np.concatenate([out[0], out[1]], axis=2)
+            if t < first_full:
+                c *= started[:, :, t, None]
+                h *= started[:, :, t, None]
+        return np.concatenate([h[0], h[1]], axis=1)
 
     def choose(self, sentences: list[str], targets: list[list[int]], min_confidence: float = 0.0,
                batch_size: int = 1024) -> list[list[str | None]]:
         """For each sentence, the reading of each target character index (each must be `is_polyphonic`); None where
         the model's probability for its choice, among the character's readings, is below `min_confidence`."""
-        result: list[list[str | None]] = [[] for _ in sentences]
-        order = sorted((i for i, t in enumerate(targets) if t), key=lambda i: len(sentences[i]))
-        unknown = self.char_index[UNKNOWN]
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            lengths = np.array([len(sentences[i]) + 2 for i in chunk])
-            ids = np.zeros((len(chunk), lengths.max()), dtype=np.int64)
-            for row, i in enumerate(chunk):
-                ids[row, :lengths[row]] = ([self.char_index[BEGIN]] + [self.char_index.get(ch, unknown) for ch in sentences[i]]
-                                           + [self.char_index[END]])
-            states = self._states(ids, lengths)
-            rows = np.repeat(np.arange(len(chunk)), [len(targets[i]) for i in chunk])
-            cols = np.concatenate([np.asarray(targets[i]) + 1 for i in chunk])  # +1: the begin token
-            hidden = np.maximum(states[rows, cols] @ self.fc1 + self.fc1_bias, 0.0)
+        unknown, begin, end = self.char_index[UNKNOWN], self.char_index[BEGIN], self.char_index[END]
+        jobs = [(i, t) for i, ts in enumerate(targets) for t in ts]
+        encoded = {i: [begin] + [self.char_index.get(ch, unknown) for ch in sentences[i]] + [end]
+                   for i in {i for i, _ in jobs}}
+        picks: list[str | None] = []
+        for start in range(0, len(jobs), batch_size):
+            chunk = jobs[start:start + batch_size]
+            states = self._target_states([encoded[i] for i, _ in chunk], [t + 1 for _, t in chunk])  # +1: begin
+            hidden = np.maximum(states @ self.fc1 + self.fc1_bias, 0.0)
             logits = hidden @ self.fc2 + self.fc2_bias                              # [N, C]
-            chars = [sentences[i][t] for i in chunk for t in targets[i]]
-            allowed = [self.candidates[ch] for ch in chars]
-            rows = np.repeat(np.arange(len(chars)), [len(a) for a in allowed])
+            allowed = [self.candidates[sentences[i][t]] for i, t in chunk]
+            rows = np.repeat(np.arange(len(chunk)), [len(a) for a in allowed])
             cols = np.concatenate(allowed)
             masked = np.full_like(logits, -np.inf)
             masked[rows, cols] = logits[rows, cols]                                 # only the character's readings
             best = masked.argmax(axis=1)
-            confidence = 1.0 / np.exp(masked - masked[np.arange(len(chars)), best][:, None]).sum(axis=1)
-            picks = [self.class_names[b] if p >= min_confidence else None for b, p in zip(best, confidence)]
-            at = 0
-            for i in chunk:
-                result[i] = picks[at:at + len(targets[i])]
-                at += len(targets[i])
+            confidence = 1.0 / np.exp(masked - masked[np.arange(len(chunk)), best][:, None]).sum(axis=1)
+            picks.extend(self.class_names[b] if p >= min_confidence else None for b, p in zip(best, confidence))
+        result: list[list[str | None]] = []
+        at = 0
+        for ts in targets:
+            result.append(picks[at:at + len(ts)])
+            at += len(ts)
         return result

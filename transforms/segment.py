@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from itertools import accumulate, chain
+
 from transforms.chars import split_sentences
 
 SEGMENTERS = ("ltp-perceptron", "jieba", "ltp")
@@ -36,9 +38,9 @@ def cut_folded(sentences: list[str], predict) -> list[list[str]]:
     out = []
     folded = [s.translate(HALF_WIDTH) for s in sentences]
     for sentence, fold, words in zip(sentences, folded, predict(folded)):
-        if "".join(words) != fold:  # the backend dropped or changed characters: `align` places what it gave
-            out.append(list(words))
-            continue
+        if fold == sentence or "".join(words) != fold:  # nothing folded: the words are the sentence's own; or
+            out.append(list(words))                     # the backend dropped or changed characters: `align`
+            continue                                    # places what it gave
         pos, cut = 0, []
         for w in words:
             cut.append(sentence[pos:pos + len(w)])
@@ -177,11 +179,8 @@ def segment(text: str, segmenter: Segmenter) -> list[int]:
 
 def words_of(text: str, lengths: list[int]) -> list[str]:
     """The words a list of lengths cuts text into."""
-    out, pos = [], 0
-    for n in lengths:
-        out.append(text[pos:pos + n])
-        pos += n
-    return out
+    ends = list(accumulate(lengths))
+    return [text[start:end] for start, end in zip(chain((0,), ends), ends)]
 
 
 def drop_lines(text: str, lengths: list[int], keep: list[bool]) -> tuple[str, list[int]]:
