@@ -41,11 +41,7 @@ def cut_folded(sentences: list[str], predict) -> list[list[str]]:
         if fold == sentence or "".join(words) != fold:  # nothing folded: the words are the sentence's own; or
             out.append(list(words))                     # the backend dropped or changed characters: `align`
             continue                                    # places what it gave
-        pos, cut = 0, []
-        for w in words:
-            cut.append(sentence[pos:pos + len(w)])
-            pos += len(w)
-        out.append(cut)
+        out.append(words_of(sentence, map(len, words)))  # folding keeps lengths: the same cuts in the original
     return out
 
 
@@ -177,8 +173,8 @@ def segment(text: str, segmenter: Segmenter) -> list[int]:
     return lengths
 
 
-def words_of(text: str, lengths: list[int]) -> list[str]:
-    """The words a list of lengths cuts text into."""
+def words_of(text: str, lengths) -> list[str]:
+    """The words an iterable of lengths cuts text into."""
     ends = list(accumulate(lengths))
     return [text[start:end] for start, end in zip(chain((0,), ends), ends)]
 
