@@ -38,9 +38,9 @@ def cut_folded(sentences: list[str], predict) -> list[list[str]]:
     out = []
     folded = [s.translate(HALF_WIDTH) for s in sentences]
     for sentence, fold, words in zip(sentences, folded, predict(folded)):
-        if fold == sentence or "".join(words) != fold:  # nothing folded: the words are the sentence's own; or
-            out.append(list(words))                     # the backend dropped or changed characters: `align`
-            continue                                    # places what it gave
+        if "".join(words) != fold:  # the backend dropped or changed characters: `align` places what it gave
+            out.append(list(words))
+            continue
         out.append(words_of(sentence, map(len, words)))  # folding keeps lengths: the same cuts in the original
     return out
 
