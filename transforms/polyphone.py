@@ -67,8 +67,9 @@ class PolyphoneModel:
         self.input_gates = [self.embedding @ w["lstm.weight_ih_l0"].T + w["lstm.bias_ih_l0"] + w["lstm.bias_hh_l0"],
                             self.embedding @ w["lstm.weight_ih_l0_reverse"].T + w["lstm.bias_ih_l0_reverse"]
                             + w["lstm.bias_hh_l0_reverse"]]                      # [V, 4H] per direction
-        self.hidden_weights = [w["lstm.weight_hh_l0"].T, w["lstm.weight_hh_l0_reverse"].T]  # [H, 4H]
-        self.hidden = self.hidden_weights[0].shape[0]
+        # both directions stacked once: every step multiplies both
+        self.hidden_weights = np.stack([w["lstm.weight_hh_l0"].T, w["lstm.weight_hh_l0_reverse"].T])  # [2, H, 4H]
+        self.hidden = self.hidden_weights.shape[1]
         self.fc1, self.fc1_bias = w["logit_layer.0.weight"].T, w["logit_layer.0.bias"]     # [2H, F]
         self.fc2, self.fc2_bias = w["logit_layer.2.weight"].T, w["logit_layer.2.bias"]     # [F, C]
         self.class_names = [""] * len(classes)
@@ -100,14 +101,13 @@ class PolyphoneModel:
             for n, x in enumerate(part):
                 padded[d, n, steps - len(x):] = x
         gates_in = np.stack([self.input_gates[d][padded[d]] for d in range(2)])  # [2, N, T, 4H]
-        weights = np.stack(self.hidden_weights)                                  # [2, H, 4H]
         started = (np.arange(steps)[None, None, :] >= steps - lengths[:, :, None]).astype(np.float32)  # [2, N, T]
         first_full = steps - int(lengths.min())  # from this step on no row is padding
         H = self.hidden
         h = np.zeros((2, len(ids), H), np.float32)
         c = np.zeros_like(h)
         for t in range(steps):
-            g = gates_in[:, :, t] + h @ weights                                  # [2, N, 4H]
+            g = gates_in[:, :, t] + h @ self.hidden_weights                      # [2, N, 4H]
             gate = _sigmoid(g)  # the cell slice is recomputed with tanh below: one call beats four slices
             c = gate[..., H:2 * H] * c + gate[..., :H] * np.tanh(g[..., 2 * H:3 * H])
             h = gate[..., 3 * H:] * np.tanh(c)
