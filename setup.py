@@ -6,7 +6,7 @@ setuptools.setup(
     name="chinesebert-corpus",
     version="0.1.0",
     packages=["transforms", "pipeline", "fonts"],
-    package_data={"transforms": ["data/*.tsv", "data/*.ftz", "data/*.npz", "data/*.txt", "data/ltp_cws/*"],
+    package_data={"transforms": ["*.c", "data/*.tsv", "data/*.ftz", "data/*.npz", "data/*.txt", "data/ltp_cws/*"],
                   "fonts": ["fonts.json"]},
     python_requires=">=3.11",
 )

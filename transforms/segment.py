@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from itertools import accumulate, chain
 
@@ -38,10 +39,10 @@ def cut_folded(sentences: list[str], predict) -> list[list[str]]:
     out = []
     folded = [s.translate(HALF_WIDTH) for s in sentences]
     for sentence, fold, words in zip(sentences, folded, predict(folded)):
-        if "".join(words) != fold:  # the backend dropped or changed characters: `align` places what it gave
-            out.append(list(words))
-            continue
-        out.append(words_of(sentence, map(len, words)))  # folding keeps lengths: the same cuts in the original
+        # Folding keeps lengths: the same cuts in the original. Where the backend dropped characters (LTP leaves
+        # out leading whitespace), `align` places its words in the folded text first.
+        lengths = map(len, words) if "".join(words) == fold else align(fold, words)
+        out.append(words_of(sentence, lengths))
     return out
 
 
@@ -53,6 +54,10 @@ class Segmenter:
 
     def cut_many(self, sentences: list[str]) -> list[list[str]]:
         raise NotImplementedError
+
+    def lengths_many(self, sentences: list[str]) -> list[list[int]]:
+        """Word lengths covering each sentence exactly (`align` places what a backend dropped or changed)."""
+        return [align(s, words) for s, words in zip(sentences, self.cut_many(sentences))]
 
 
 class JiebaSegmenter(Segmenter):
@@ -71,18 +76,39 @@ class JiebaSegmenter(Segmenter):
 
 
 class LtpPerceptronSegmenter(Segmenter):
-    """LTP's legacy perceptron segmenter, called through ltp_extension directly (no torch)."""
+    """LTP's legacy perceptron segmenter: its model decoded by `cws_kernel` (C, the same words), or by
+    ltp_extension where the kernel cannot run (no C compiler; a model with features the kernel lacks)."""
 
     name = "ltp-perceptron"
 
-    def __init__(self, model: str):
-        from ltp_extension.perceptron import CWSModel
+    def __init__(self, model: str, kernel: bool = True):
+        from transforms.cws_kernel import CwsKernel, KernelUnavailable
 
-        self._model = CWSModel.load(model_file(model))
+        self._kernel = None
+        if kernel:
+            try:
+                self._kernel = CwsKernel(model_file(model))
+            except KernelUnavailable as why:
+                logging.getLogger(__name__).warning("segmenting with ltp_extension (slower, same words): %s", why)
+        if self._kernel is None:
+            from ltp_extension.perceptron import CWSModel
+
+            self._model = CWSModel.load(model_file(model))
+        self.decoder = "cws_kernel" if self._kernel else "ltp_extension"
+
+    def _predict(self, batch):
+        if self._kernel:
+            return self._kernel.batch_predict(batch)
+        # One thread: Beam runs one worker process per core, so rayon's threads would only oversubscribe them.
+        return self._model.batch_predict(batch, False)
 
     def cut_many(self, sentences):
-        # One thread: Beam runs one worker process per core, so rayon's threads would only oversubscribe them.
-        return cut_folded(sentences, lambda batch: self._model.batch_predict(batch, False)) if sentences else []
+        return cut_folded(sentences, self._predict) if sentences else []
+
+    def lengths_many(self, sentences):
+        if self._kernel:  # folded inside the kernel, lengths without building words
+            return self._kernel.lengths_many(sentences, fold=True)
+        return super().lengths_many(sentences)
 
 
 class LtpSegmenter(Segmenter):
@@ -163,13 +189,13 @@ def segment(text: str, segmenter: Segmenter) -> list[int]:
     lines = text.split("\n")
     pieces = [[line] if line else [] for line in lines] if segmenter.whole_lines else [split_sentences(line) for line in lines]
     flat = [s for p in pieces for s in p]
-    cut = iter(segmenter.cut_many(flat))
+    cut = iter(segmenter.lengths_many(flat))
     lengths: list[int] = []
     for i, sentences in enumerate(pieces):
         if i:
             lengths.append(1)  # the newline
-        for sentence in sentences:
-            lengths.extend(align(sentence, next(cut)))
+        for _ in sentences:
+            lengths.extend(next(cut))
     return lengths
 
 

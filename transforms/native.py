@@ -1,0 +1,74 @@
+"""Our small C kernels (`*.c` next to this file), compiled on first use with the system C compiler into a cache
+folder and loaded with ctypes. Each library is keyed by the sha256 of its source and flags, so an edit rebuilds it,
+and written through a temporary file, so parallel workers never load half a library. Without a compiler the
+callers keep their pure-Python/numpy path (`NativeUnavailable` says why)."""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# No fast-math and no contraction into fused multiply-adds: results must round the same on every machine.
+FLAGS = ("-O2", "-ffp-contract=off", "-shared", "-fPIC")
+
+
+class NativeUnavailable(RuntimeError):
+    """A C kernel cannot be used here (no compiler, a failed build, or input it does not handle)."""
+
+
+def cache_dir() -> str:
+    """Where compiled kernels and derived model tables are kept: $CHINESEBERT_CACHE, else
+    ~/.cache/chinesebert-corpus."""
+    path = os.environ.get("CHINESEBERT_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "chinesebert-corpus")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def file_sha256(path: str) -> str:
+    """sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def replace_atomically(write, final: str) -> None:
+    """Call write(temporary path) in final's folder, then rename it to final."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(final), suffix=".part")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def compiled_library(source_name: str) -> ctypes.CDLL:
+    """transforms/<source_name> as a loaded shared library, compiled once per source and flags version."""
+    source = os.path.join(HERE, source_name)
+    with open(source, "rb") as f:
+        version = hashlib.sha256(f.read() + " ".join(FLAGS).encode()).hexdigest()[:16]
+    target = os.path.join(cache_dir(), f"{os.path.splitext(source_name)[0]}-{version}.so")
+    if not os.path.exists(target):
+        compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+        if not compiler:
+            raise NativeUnavailable(f"no C compiler (cc/gcc) to build transforms/{source_name}")
+
+        def build(tmp):
+            try:
+                done = subprocess.run([compiler, *FLAGS, "-o", tmp, source], capture_output=True, text=True,
+                                      timeout=120)
+            except (OSError, subprocess.TimeoutExpired) as why:
+                raise NativeUnavailable(f"cannot run the C compiler {compiler}: {why}") from why
+            if done.returncode:
+                raise NativeUnavailable(f"{compiler} failed on {source_name}: {done.stderr.strip()[:400]}")
+
+        replace_atomically(build, target)
+    return ctypes.CDLL(target)
