@@ -3,13 +3,14 @@ ltp_extension where the kernel cannot run; indented text with full-width ASCII k
 import os
 import random
 
+import numpy as np
 import pytest
 from ltp_extension.perceptron import CWSModel
 
 from sample import texts as T
 from conftest import requires_shared
 from transforms.chars import split_sentences
-from transforms.cws_kernel import CwsKernel, KernelUnavailable, feature_table
+from transforms.cws_kernel import CwsKernel, KernelUnavailable, kernel_tables
 from transforms.segment import BUNDLED_MODEL, LtpPerceptronSegmenter, model_file, segment, train_perceptron
 
 # Unicode White_Space (what LTP skips) and characters Python calls space but LTP does not (\x1c-\x1f), with
@@ -92,11 +93,21 @@ def test_a_freshly_trained_model_decodes_identically(tmp_path):
     assert CwsKernel(path).batch_predict(sentences) == CWSModel.load(path).batch_predict(sentences, False)
 
 
-def test_features_the_kernel_does_not_compute_are_refused():
-    assert feature_table({"2中": 4, "6中国": 5, "d55": 6, "c": 7})[2] == 7
-    for name in ("b5", "9中国", "BOS", "[FORCE_CUT]", "2中国"):
+def test_kernel_tables_place_each_feature_and_refuse_unknown_ones():
+    params = np.arange(32, dtype=np.float64)  # rows 0-3: transitions; row r holds 4r .. 4r+3
+    tables = kernel_tables({"2中": 4, "6中国": 5, "d56": 6, "c": 7}, params)
+    both = kernel_tables({"8中国": 4, "5中国": 5, "6国中": 6}, params)  # rows by pair, then template
+    assert both["pairs"][:, 0].tolist() == [20, 16, 24] and both["pair_entries"].tolist() == [0 << 4 | 0b1001, 2 << 4 | 0b10]
+    zhong, guo = (int(tables["char_ids"][ord(c)]) for c in "中国")
+    assert sorted([zhong, guo]) == [1, 2] and tables["char_ids"][ord("人")] == 0
+    assert tables["unigrams"][zhong, 2].tolist() == [16, 17, 18, 19] and tables["unigram_has"][zhong] == 1 << 2
+    assert tables["pair_keys"].tolist() == [zhong << 16 | guo]
+    assert tables["pair_entries"].tolist() == [0 << 4 | 1 << (6 - 5)] and tables["pairs"].tolist() == [[20, 21, 22, 23]]
+    assert tables["types"][5 * 7 + 6].tolist() == [24, 25, 26, 27] and tables["type_has"].sum() == 1
+    assert tables["same_as_2_back"].tolist() == [28, 29, 30, 31] and tables["transitions"].ravel().tolist() == list(range(16))
+    for name in ("b5", "9中国", "BOS", "[FORCE_CUT]", "2中国", "d57"):
         with pytest.raises(KernelUnavailable, match="does not compute"):
-            feature_table({name: 4})
+            kernel_tables({name: 4}, params)
 
 
 def test_without_a_compiler_the_segmenter_keeps_ltp_extension(tmp_path, monkeypatch):

@@ -17,48 +17,77 @@ import numpy as np
 from transforms.native import NativeUnavailable as KernelUnavailable
 from transforms.native import cache_dir, compiled_library, file_sha256, replace_atomically
 
-TEMPLATES = {**{str(t): t for t in range(9)}, "d": 13}  # the feature string's first character → template id
-UNIGRAMS = "01234"
-TYPE_DIGITS = "123456"
-SLOT_WORDS = 5  # one table slot: the feature key and its four weights, 8 bytes each
+UNIGRAMS, BIGRAMS, TYPE_DIGITS = "01234", "5678", "123456"
+MODEL_FIELDS = ("char_ids", "unigrams", "unigram_has", "pair_slots", "pair_bits", "pairs", "types", "type_has",
+                "same_as_2_back", "transitions")
+
+
+class _Model(ctypes.Structure):
+    """cws_kernel.c's Model: pointers into the numpy tables a CwsKernel keeps alive."""
+
+    _fields_ = [(name, ctypes.c_int if name == "pair_bits" else ctypes.c_void_p) for name in MODEL_FIELDS]
 
 
 def kernel_library() -> ctypes.CDLL:
     """cws_kernel.c compiled and loaded, its functions typed."""
     lib = compiled_library("cws_kernel.c")
-    u64p, i32p, f64p = (np.ctypeslib.ndpointer(t, flags="C_CONTIGUOUS") for t in (np.uint64, np.int32, np.float64))
-    lib.cws_build.argtypes = [u64p, ctypes.c_int, u64p, i32p, f64p, ctypes.c_int64]
-    lib.cws_segment.argtypes = [u64p, ctypes.c_int, f64p, ctypes.c_int32,
-                                np.ctypeslib.ndpointer(np.uint32, flags="C_CONTIGUOUS"),
+    lib.cws_build_pairs.argtypes = [np.ctypeslib.ndpointer(np.uint64, flags="C_CONTIGUOUS"), ctypes.c_int,
+                                    np.ctypeslib.ndpointer(np.uint32, flags="C_CONTIGUOUS"),
+                                    np.ctypeslib.ndpointer(np.uint32, flags="C_CONTIGUOUS"), ctypes.c_int64]
+    lib.cws_segment.argtypes = [ctypes.POINTER(_Model), np.ctypeslib.ndpointer(np.uint32, flags="C_CONTIGUOUS"),
                                 np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS"), ctypes.c_int64, ctypes.c_int,
                                 np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS")]
     return lib
 
 
-def feature_table(features: dict[str, int]) -> tuple[np.ndarray, np.ndarray, int]:
-    """The model's feature strings as (template, code point, code point) keys with their rows; the row of the
-    `c` feature (-1 when absent). Raises KernelUnavailable on a feature the kernel does not compute."""
-    keys, rows, c_row = [], [], -1
+def kernel_tables(features: dict[str, int], params: np.ndarray) -> dict[str, np.ndarray]:
+    """The model's feature map and weights laid out for the kernel: per character its five unigram weights, per
+    adjacent pair the rows of the bigram templates it has (consecutive, found through one key), the 36 type pairs,
+    the `c` feature and the transitions (the first four rows). Raises KernelUnavailable on a feature the kernel
+    does not compute."""
+    weights = params.reshape(-1, 4)
+    unigram_rows, pair_rows, type_rows, same = {}, {}, {}, None
     for name, row in features.items():
         head, rest = name[:1], name[1:]
         if name == "c":
-            c_row = row
-            continue
-        if head == "d" and len(rest) == 2 and all(d in TYPE_DIGITS for d in rest):
-            a, b = int(rest[0]), int(rest[1])
+            same = row
+        elif head == "d" and len(rest) == 2 and all(d in TYPE_DIGITS for d in rest):
+            type_rows[int(rest[0]) * 7 + int(rest[1])] = row
         elif head in UNIGRAMS and len(rest) == 1:
-            a, b = ord(rest), 0
-        elif head in TEMPLATES and head not in UNIGRAMS and len(rest) == 2:
-            a, b = ord(rest[0]), ord(rest[1])
+            unigram_rows[ord(rest), int(head)] = row
+        elif head in BIGRAMS and len(rest) == 2:
+            pair_rows[ord(rest[0]), ord(rest[1]), int(head) - 5] = row
         else:
             raise KernelUnavailable(f"the model has feature {name[:12]!r}, which the C decoder does not compute")
-        keys.append((TEMPLATES[head] + 1) << 42 | a << 21 | b)
-        rows.append(row)
-    return np.array(keys, dtype=np.uint64), np.array(rows, dtype=np.int32), c_row
+    chars = sorted({c for c, _ in unigram_rows} | {c for a, b, _ in pair_rows for c in (a, b)})
+    if len(chars) >= 1 << 16:
+        raise KernelUnavailable(f"{len(chars)} characters: more than the kernel's 16-bit ids hold")
+    char_ids = np.zeros(0x110000, dtype=np.uint16)
+    char_ids[chars] = np.arange(1, len(chars) + 1)
+    unigrams = np.zeros((len(chars) + 1, 5, 4))
+    unigram_has = np.zeros(len(chars) + 1, dtype=np.uint8)
+    for (c, t), row in unigram_rows.items():
+        unigrams[char_ids[c], t] = weights[row]
+        unigram_has[char_ids[c]] |= 1 << t
+    ordered = sorted(pair_rows)  # by pair, then template: each pair's rows consecutive, in template order
+    pairs = weights[[pair_rows[k] for k in ordered]] if ordered else np.zeros((0, 4))
+    entries: dict[tuple[int, int], int] = {}
+    for n, (a, b, t) in enumerate(ordered):
+        entries[a, b] = entries.get((a, b), n << 4) | 1 << t  # first row << 4 | the templates present
+    if len(ordered) >= 1 << 28:
+        raise KernelUnavailable(f"{len(ordered)} bigram features: more than the kernel's 28-bit rows hold")
+    pair_keys = np.array([int(char_ids[a]) << 16 | int(char_ids[b]) for a, b in entries], dtype=np.uint32)
+    pair_entries = np.array(list(entries.values()), dtype=np.uint32)
+    types, type_has = np.zeros((49, 4)), np.zeros(49, dtype=np.uint8)
+    for index, row in type_rows.items():
+        types[index], type_has[index] = weights[row], 1
+    return {"char_ids": char_ids, "unigrams": unigrams, "unigram_has": unigram_has, "pair_keys": pair_keys,
+            "pair_entries": pair_entries, "pairs": pairs, "types": types, "type_has": type_has,
+            "same_as_2_back": weights[same] if same is not None else np.zeros(0), "transitions": weights[:4].copy()}
 
 
 def model_tables(model_file: str) -> dict[str, np.ndarray]:
-    """Feature keys, rows and parameters of an LTP CWS model, read through ltp_extension once and cached."""
+    """`kernel_tables` of an LTP CWS model, read through ltp_extension once and cached."""
     target = os.path.join(cache_dir(), f"cws_tables-{file_sha256(model_file)[:16]}.npz")
     if not os.path.exists(target):
         from ltp_extension.perceptron import CWSModel
@@ -68,12 +97,11 @@ def model_tables(model_file: str) -> dict[str, np.ndarray]:
             CWSModel.load(model_file).save(dumped)  # ltp_extension writes JSON for a .json name
             with open(dumped, encoding="utf-8") as f:
                 model = json.load(f)
-        keys, rows, c_row = feature_table(model["features"])
-        params = np.array(model["parameters"], dtype=np.float64)
+        tables = kernel_tables(model["features"], np.array(model["parameters"], dtype=np.float64))
 
         def write(tmp):
             with open(tmp, "wb") as f:
-                np.savez(f, keys=keys, rows=rows, c_row=np.int32(c_row), params=params)
+                np.savez(f, **tables)
 
         replace_atomically(write, target)
     with np.load(target) as data:
@@ -85,22 +113,22 @@ class CwsKernel:
 
     def __init__(self, model_file: str):
         self._lib = kernel_library()
-        tables = model_tables(model_file)
-        self.params = np.ascontiguousarray(tables["params"])
-        self.bits = max(10, int(len(tables["keys"]) * 1.6).bit_length())  # at most ~60% full: short probe runs
-        self.table = np.zeros((1 << self.bits) * SLOT_WORDS, dtype=np.uint64)  # C's Slot: key + 4 doubles
-        self._lib.cws_build(self.table, self.bits, tables["keys"], tables["rows"], self.params, len(tables["keys"]))
-        self.c_row = int(tables["c_row"])
+        self.tables = {k: np.ascontiguousarray(v) for k, v in model_tables(model_file).items()}
+        keys, entries = self.tables.pop("pair_keys"), self.tables.pop("pair_entries")
+        bits = max(10, int(len(keys) * 1.25).bit_length())  # at most 80% full (~40-60%): short probe runs, 2 MB
+        self.tables["pair_slots"] = np.zeros(1 << bits, dtype=np.uint64)
+        self._lib.cws_build_pairs(self.tables["pair_slots"], bits, keys, entries, len(keys))
+        pointer = {k: (v.ctypes.data if v.size else None) for k, v in self.tables.items()}
+        self._model = _Model(**{name: bits if name == "pair_bits" else pointer[name] for name in MODEL_FIELDS})
 
     def flags(self, sentences: list[str], fold: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Per code point of the joined sentences: 1 a word starts, 0 it continues, 2 leading whitespace LTP
         leaves out; and the sentences' offsets. `fold` reads full-width ASCII as ASCII."""
         offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
         np.cumsum([len(s) for s in sentences], out=offsets[1:])
-        cps = np.frombuffer("".join(sentences).encode("utf-32-le"), dtype=np.uint32)
+        cps = np.frombuffer("".join(sentences).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         out = np.empty(len(cps), dtype=np.uint8)
-        if self._lib.cws_segment(self.table, self.bits, self.params, self.c_row, cps, offsets, len(sentences),
-                                 int(fold), out):
+        if self._lib.cws_segment(ctypes.byref(self._model), cps, offsets, len(sentences), int(fold), out):
             raise MemoryError("cws_segment could not allocate its buffers")
         return out, offsets
 
