@@ -246,17 +246,24 @@ def test_the_context_model_reads_in_batches_exactly_as_one_at_a_time_and_only_am
 def test_the_context_models_states_at_a_target_equal_a_whole_sequence_bilstm():
     import numpy as np
 
-    from transforms.polyphone import PolyphoneModel, _sigmoid
+    from transforms.polyphone import PolyphoneModel, _load, package_dir
 
     model = PolyphoneModel()
     H = model.hidden
+    raw = {k: np.asarray(v, dtype=np.float64) for k, v in _load(os.path.join(package_dir(), "np_ckpt.pkl")).items()}
+
+    def sigmoid(x):
+        return 1.0 / (1.0 + np.exp(-x))
 
     def run(direction, ids):  # one direction over the whole sequence, one step at a time, the textbook way
-        h, c, out = np.zeros(H, np.float32), np.zeros(H, np.float32), []
-        for i in ids:
-            g = model.input_gates[direction][i] + h @ model.hidden_weights[direction]
-            c = _sigmoid(g[H:2 * H]) * c + _sigmoid(g[:H]) * np.tanh(g[2 * H:3 * H])
-            h = _sigmoid(g[3 * H:]) * np.tanh(c)
+        suffix = "_reverse" if direction else ""
+        w_ih, w_hh = raw[f"lstm.weight_ih_l0{suffix}"], raw[f"lstm.weight_hh_l0{suffix}"]
+        bias = raw[f"lstm.bias_ih_l0{suffix}"] + raw[f"lstm.bias_hh_l0{suffix}"]
+        h, c, out = np.zeros(H), np.zeros(H), []
+        for i in ids:  # PyTorch's gate order: input, forget, cell, output
+            g = w_ih @ raw["embedding.weight"][i] + w_hh @ h + bias
+            c = sigmoid(g[H:2 * H]) * c + sigmoid(g[:H]) * np.tanh(g[2 * H:3 * H])
+            h = sigmoid(g[3 * H:]) * np.tanh(c)
             out.append(h)
         return out
 

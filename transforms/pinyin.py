@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import os
 import re
-from itertools import accumulate
+from itertools import accumulate, compress
+from operator import itemgetter
 
 import numpy as np
 
@@ -129,10 +130,11 @@ class PinyinAnnotator:
     def annotate(self, words: list[str], with_readings: bool = True) -> tuple[list[str | None] | None, np.ndarray]:
         """(reading per character or None without `with_readings`, uint8[n_chars, 8]) of the concatenated words,
         polyphones read in context."""
-        cache = self._cache
-        entries = [cache.get(w) or self.word(w) for w in words]  # the cache inlined: one call per word adds up
+        entries = list(map(self._cache.get, words))  # the cache read in C: one Python call per word adds up
+        if None in entries:
+            entries = [e or self.word(w) for e, w in zip(entries, words)]
         # bytes joined, then one array: ~10× faster than concatenating hundreds of tiny arrays
-        encoded = np.frombuffer(b"".join([e[1] for e in entries]), dtype=np.uint8).reshape(-1, SLOTS).copy()
+        encoded = np.frombuffer(b"".join(map(itemgetter(1), entries)), dtype=np.uint8).reshape(-1, SLOTS).copy()
         readings = [r for entry in entries for r in entry[0]] if with_readings else None
         if self.model is None:
             return readings, encoded
@@ -162,7 +164,7 @@ class PinyinAnnotator:
     def lone_polyphones(self, words: list[str], entries: list | None = None) -> list[int]:
         """Offsets in the concatenated words of the characters no phrase inside their word decides."""
         entries = entries if entries is not None else [self.word(w) for w in words]
-        holding = [k for k, entry in enumerate(entries) if entry[2]]
+        holding = list(compress(range(len(entries)), map(itemgetter(2), entries)))
         if not holding:
             return []
         starts = list(accumulate(map(len, words), initial=0))

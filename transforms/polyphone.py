@@ -51,10 +51,6 @@ def one_blas_thread() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warnings for large |x|
-
-
 class PolyphoneModel:
     """`choose(sentences, targets)` → one TONE3 reading (ü as v) per target character, from its own readings only."""
 
@@ -69,7 +65,13 @@ class PolyphoneModel:
                             + w["lstm.bias_hh_l0_reverse"]]                      # [V, 4H] per direction
         # both directions stacked once: every step multiplies both
         self.hidden_weights = np.stack([w["lstm.weight_hh_l0"].T, w["lstm.weight_hh_l0_reverse"].T])  # [2, H, 4H]
-        self.hidden = self.hidden_weights.shape[1]
+        self.hidden = H = self.hidden_weights.shape[1]
+        # sigmoid(x) = (tanh(x/2) + 1) / 2: the input, forget and output gates' columns are halved once here, so
+        # that one tanh per step serves all four gates. Halving is exact in binary floating point, so every
+        # value is bit for bit what halving each step's sums would give.
+        halves = np.array([0.5] * (2 * H) + [1.0] * H + [0.5] * H, dtype=np.float32)
+        self.input_gates = [gates * halves for gates in self.input_gates]
+        self.hidden_weights = self.hidden_weights * halves
         self.fc1, self.fc1_bias = w["logit_layer.0.weight"].T, w["logit_layer.0.bias"]     # [2H, F]
         self.fc2, self.fc2_bias = w["logit_layer.2.weight"].T, w["logit_layer.2.bias"]     # [F, C]
         self.class_names = [""] * len(classes)
@@ -107,9 +109,9 @@ class PolyphoneModel:
         h = np.zeros((2, len(ids), H), np.float32)
         c = np.zeros_like(h)
         for t in range(steps):
-            g = gates_in[:, :, t] + h @ self.hidden_weights                      # [2, N, 4H]
-            gate = _sigmoid(g)  # the cell slice is recomputed with tanh below: one call beats four slices
-            c = gate[..., H:2 * H] * c + gate[..., :H] * np.tanh(g[..., 2 * H:3 * H])
+            squashed = np.tanh(gates_in[:, :, t] + h @ self.hidden_weights)     # [2, N, 4H]; halved: see __init__
+            gate = (squashed + 1.0) * 0.5  # sigmoid on the input, forget and output slices (cell's unused)
+            c = gate[..., H:2 * H] * c + gate[..., :H] * squashed[..., 2 * H:3 * H]
             h = gate[..., 3 * H:] * np.tanh(c)
             if t < first_full:
                 c *= started[:, :, t, None]
