@@ -60,9 +60,9 @@ class PolyphoneModel:
         w = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
         self.embedding = w["embedding.weight"]                                   # [V, E]
         # A character's input-gate contribution depends on nothing else: one table row per vocabulary entry.
-        self.input_gates = [self.embedding @ w["lstm.weight_ih_l0"].T + w["lstm.bias_ih_l0"] + w["lstm.bias_hh_l0"],
-                            self.embedding @ w["lstm.weight_ih_l0_reverse"].T + w["lstm.bias_ih_l0_reverse"]
-                            + w["lstm.bias_hh_l0_reverse"]]                      # [V, 4H] per direction
+        input_gates = [self.embedding @ w["lstm.weight_ih_l0"].T + w["lstm.bias_ih_l0"] + w["lstm.bias_hh_l0"],
+                       self.embedding @ w["lstm.weight_ih_l0_reverse"].T + w["lstm.bias_ih_l0_reverse"]
+                       + w["lstm.bias_hh_l0_reverse"]]                           # [V, 4H] per direction
         # both directions stacked once: every step multiplies both
         self.hidden_weights = np.stack([w["lstm.weight_hh_l0"].T, w["lstm.weight_hh_l0_reverse"].T])  # [2, H, 4H]
         self.hidden = H = self.hidden_weights.shape[1]
@@ -70,8 +70,13 @@ class PolyphoneModel:
         # that one tanh per step serves all four gates. Halving is exact in binary floating point, so every
         # value is bit for bit what halving each step's sums would give.
         halves = np.array([0.5] * (2 * H) + [1.0] * H + [0.5] * H, dtype=np.float32)
-        self.input_gates = [gates * halves for gates in self.input_gates]
         self.hidden_weights = self.hidden_weights * halves
+        # One table for both directions (backward ids offset by V) and a padding row of zeros after them: with a
+        # zero cell input, a zero state stays exactly zero (c = f·0 + i·tanh(0), h = o·tanh(0)), so a row
+        # left-padded with it starts from zero at its first real id, as if it had not been padded.
+        pad = np.zeros((1, 4 * H), dtype=np.float32)
+        self.gate_table = np.concatenate([input_gates[0] * halves, input_gates[1] * halves, pad])
+        self.padding = len(self.gate_table) - 1
         self.fc1, self.fc1_bias = w["logit_layer.0.weight"].T, w["logit_layer.0.bias"]     # [2H, F]
         self.fc2, self.fc2_bias = w["logit_layer.2.weight"].T, w["logit_layer.2.bias"]     # [F, C]
         self.class_names = [""] * len(classes)
@@ -92,19 +97,16 @@ class PolyphoneModel:
     def _target_states(self, ids: list[list[int]], places: list[int]) -> np.ndarray:
         """Both directions' LSTM hidden states [N, 2H] at one place of each id sequence. The forward state there
         depends only on the ids up to it and the backward state only on those from it, so each direction runs over
-        its own part (about half the steps of the whole sequence), the parts left-padded to one length and the
-        state held at zero over the padding; both directions go side by side (one matmul and one set of
+        its own part (about half the steps of the whole sequence), the parts left-padded to one length with a row
+        that keeps the state at zero; both directions go side by side (one matmul and one set of
         element-wise operations per step: per-call overhead dominates at these sizes)."""
-        parts = [[row[:p + 1] for row, p in zip(ids, places)], [row[p:][::-1] for row, p in zip(ids, places)]]
-        lengths = np.array([[len(x) for x in part] for part in parts])            # [2, N]
-        steps = int(lengths.max())
-        padded = np.zeros((2, len(ids), steps), dtype=np.int64)
-        for d, part in enumerate(parts):
-            for n, x in enumerate(part):
-                padded[d, n, steps - len(x):] = x
-        gates_in = np.stack([self.input_gates[d][padded[d]] for d in range(2)])  # [2, N, T, 4H]
-        started = (np.arange(steps)[None, None, :] >= steps - lengths[:, :, None]).astype(np.float32)  # [2, N, T]
-        first_full = steps - int(lengths.min())  # from this step on no row is padding
+        vocabulary = len(self.embedding)
+        forward = [row[:p + 1] for row, p in zip(ids, places)]
+        backward = [[i + vocabulary for i in reversed(row[p:])] for row, p in zip(ids, places)]  # its table half
+        parts = forward + backward
+        steps = max(map(len, parts))
+        padded = np.array([[self.padding] * (steps - len(x)) + x for x in parts])
+        gates_in = self.gate_table[padded].reshape(2, len(ids), steps, -1)      # [2, N, T, 4H]
         H = self.hidden
         h = np.zeros((2, len(ids), H), np.float32)
         c = np.zeros_like(h)
@@ -113,9 +115,6 @@ class PolyphoneModel:
             gate = (squashed + 1.0) * 0.5  # sigmoid on the input, forget and output slices (cell's unused)
             c = gate[..., H:2 * H] * c + gate[..., :H] * squashed[..., 2 * H:3 * H]
             h = gate[..., 3 * H:] * np.tanh(c)
-            if t < first_full:
-                c *= started[:, :, t, None]
-                h *= started[:, :, t, None]
         return np.concatenate([h[0], h[1]], axis=1)
 
     def choose(self, sentences: list[str], targets: list[list[int]], min_confidence: float = 0.0,
