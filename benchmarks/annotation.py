@@ -71,6 +71,30 @@ def throughput(segmenter, texts: list[str], backend: str, warm_passes: int = 3) 
     return out
 
 
+def decoders(sentences: list[str], passes: int = 3) -> dict:
+    """LTP's perceptron alone, characters per CPU second (median of `passes`): ltp_extension's `batch_predict`
+    (one thread) against our C kernel giving the same words, and the kernel's word lengths as `segment` uses them."""
+    from ltp_extension.perceptron import CWSModel
+
+    from transforms.cws_kernel import CwsKernel
+    from transforms.segment import model_file
+
+    reference, kernel = CWSModel.load(model_file(BUNDLED_MODEL)), CwsKernel(model_file(BUNDLED_MODEL))
+    chars = sum(map(len, sentences))
+    runs = {"ltp_extension": lambda: reference.batch_predict(sentences, False),
+            "cws_kernel": lambda: kernel.batch_predict(sentences),
+            "cws_kernel_lengths": lambda: kernel.lengths_many(sentences)}
+    out: dict = {"characters": chars, "same_words": runs["cws_kernel"]() == runs["ltp_extension"]()}
+    for name, run in runs.items():
+        rates = []
+        for _ in range(passes):
+            started = time.process_time()
+            run()
+            rates.append(round(chars / (time.process_time() - started)))
+        out[f"{name}_chars_per_s"] = sorted(rates)[passes // 2]
+    return out
+
+
 def documents(sentences: list[str], per_doc: int = 20) -> list[str]:
     """Consecutive sentences joined into documents (paragraph per sentence), as the corpus job writes them."""
     return ["\n".join(sentences[i:i + per_doc]) for i in range(0, len(sentences), per_doc)]
@@ -105,6 +129,7 @@ def main() -> None:
         print(json.dumps({"segmenter": "ltp-perceptron (bundled)",
                           "cpp_polyphone": polyphone_accuracy(segmenters["ltp-perceptron (bundled)"], backend)}),
               flush=True)
+    print(json.dumps({"segmenter_decoders_peopledaily": decoders(prose)}), flush=True)
     docs = documents(prose)
     for name, backend in (("jieba", "pypinyin"), ("ltp-perceptron (bundled)", "pypinyin"),
                           ("ltp-perceptron (bundled, ltp_extension decoder)", "g2pm"),
