@@ -11,7 +11,9 @@ from sample import texts as T
 from conftest import requires_shared
 from transforms.chars import split_sentences
 from transforms.cws_kernel import CwsKernel, KernelUnavailable, kernel_tables
-from transforms.segment import BUNDLED_MODEL, LtpPerceptronSegmenter, model_file, segment, train_perceptron
+from transforms.native import HERE, file_sha256
+from transforms.segment import (BUNDLED_MODEL, LtpPerceptronSegmenter, describe_segmenter, model_file, segment,
+                                train_perceptron)
 
 # Unicode White_Space (what LTP skips) and characters Python calls space but LTP does not (\x1c-\x1f), with
 # NUL (LTP's "no character"), astral Han, kana, full-width ASCII and a lone surrogate's neighbours.
@@ -93,7 +95,8 @@ def test_indented_full_width_text_keeps_its_words(kernel):
     assert segment("\u3000\u3000２０２１年ＡＢＣ公司成立了研发中心", segmenter) == [1, 1] + ascii_lengths
 
 
-def test_a_freshly_trained_model_decodes_identically(tmp_path):
+def test_a_freshly_trained_model_decodes_identically(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHINESEBERT_CACHE", str(tmp_path / "cache"))  # its table is not worth keeping
     train = tmp_path / "train.txt"
     train.write_text("\n".join(" ".join(s) for s in ["图书馆 正式 开放", "市民 排队 看 书", "新馆 建筑 面积 很 大",
                                                      "银杏 叶 变 黄", "2021 年 ABC 公司"]), encoding="utf-8")
@@ -129,3 +132,10 @@ def test_without_a_compiler_the_segmenter_keeps_ltp_extension(tmp_path, monkeypa
     assert segmenter.decoder == "ltp_extension"
     assert segment("图书馆正式开放。", segmenter) == segment("图书馆正式开放。", LtpPerceptronSegmenter(BUNDLED_MODEL))
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".so")]
+
+
+def test_the_manifest_names_the_decoder_source():
+    described = describe_segmenter("ltp-perceptron")
+    assert described["decoder_sha256"] == file_sha256(os.path.join(HERE, "cws_kernel.c"))
+    assert described["backend"] == "ltp-perceptron" and described["model"].startswith("bundled")
+    assert "decoder" not in describe_segmenter("jieba")

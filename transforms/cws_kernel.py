@@ -101,7 +101,7 @@ def model_tables(model_file: str) -> dict[str, np.ndarray]:
 
         def write(tmp):
             with open(tmp, "wb") as f:
-                np.savez(f, **tables)
+                np.savez_compressed(f, **tables)  # char_ids is mostly zeros: 2.2 MB → KBs
 
         replace_atomically(write, target)
     with np.load(target) as data:

@@ -38,12 +38,14 @@ def file_sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def replace_atomically(write, final: str) -> None:
-    """Call write(temporary path) in final's folder, then rename it to final."""
+def replace_atomically(write, final: str, mode: int = 0o644) -> None:
+    """Call write(temporary path) in final's folder, then rename it to final (readable by all: a container image
+    may be built by one user and run by another)."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(final), suffix=".part")
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, mode)
         os.replace(tmp, final)
     finally:
         if os.path.exists(tmp):
@@ -70,5 +72,5 @@ def compiled_library(source_name: str) -> ctypes.CDLL:
             if done.returncode:
                 raise NativeUnavailable(f"{compiler} failed on {source_name}: {done.stderr.strip()[:400]}")
 
-        replace_atomically(build, target)
+        replace_atomically(build, target, 0o755)
     return ctypes.CDLL(target)

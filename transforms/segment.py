@@ -140,10 +140,17 @@ def describe_segmenter(name: str, model: str = "") -> dict:
     if name == "jieba":
         return {"backend": name, "model": f"rjieba {importlib.metadata.version('rjieba')} built-in dictionary",
                 "sha256": ""}
-    if name == "ltp-perceptron" and not model:
-        return {"backend": name, "model": "bundled: transforms/data/ltp_cws (People's Daily 1998 gold)",
-                "sha256": _dir_sha256(BUNDLED_MODEL)}
-    return {"backend": name, "model": model, "sha256": _dir_sha256(model) if os.path.exists(model) else "hub id"}
+    found = {"backend": name, "model": model, "sha256": _dir_sha256(model) if os.path.exists(model) else "hub id"}
+    if name == "ltp-perceptron":
+        if not model:
+            found.update(model="bundled: transforms/data/ltp_cws (People's Daily 1998 gold)",
+                         sha256=_dir_sha256(BUNDLED_MODEL))
+        from transforms.native import HERE, file_sha256
+
+        # the words do not depend on which decoder ran (tests/test_cws_kernel.py); the source is recorded anyway
+        found.update(decoder="cws_kernel.c where a C compiler is at hand, else ltp_extension (the same words)",
+                     decoder_sha256=file_sha256(os.path.join(HERE, "cws_kernel.c")))
+    return found
 
 
 def load_segmenter(name: str, model: str = "") -> Segmenter:
