@@ -1,9 +1,12 @@
 """Shared fixtures: the configuration, the loaded per-input chain, and helpers to build WARC bytes."""
 from __future__ import annotations
 
+import atexit
 import io
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -12,6 +15,10 @@ os.environ.update({"NO_GCE_CHECK": "true", "GCE_METADATA_HOST": "127.0.0.1:9", "
                    "AWS_EC2_METADATA_DISABLED": "true"})
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+# The C kernels and model tables of this test session (transforms/native.py) go to a folder of its own: the tests
+# build them from scratch as a fresh machine does, and the models they train leave nothing in the user's cache.
+os.environ["CHINESEBERT_CACHE"] = tempfile.mkdtemp(prefix="chinesebert-test-cache-")
+atexit.register(shutil.rmtree, os.environ["CHINESEBERT_CACHE"], ignore_errors=True)
 
 from sample import make_sample  # noqa: E402
 from transforms.config import CorpusConfig  # noqa: E402

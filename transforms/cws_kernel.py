@@ -8,6 +8,8 @@ segmenter keeps ltp_extension: the same words, slower.
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -88,7 +90,9 @@ def kernel_tables(features: dict[str, int], params: np.ndarray) -> dict[str, np.
 
 def model_tables(model_file: str) -> dict[str, np.ndarray]:
     """`kernel_tables` of an LTP CWS model, read through ltp_extension once and cached."""
-    target = os.path.join(cache_dir(), f"cws_tables-{file_sha256(model_file)[:16]}.npz")
+    # keyed by the model and by the code that lays the tables out, so a changed layout never reads an old file
+    layout = hashlib.sha256(inspect.getsource(kernel_tables).encode()).hexdigest()[:8]
+    target = os.path.join(cache_dir(), f"cws_tables-{file_sha256(model_file)[:16]}-{layout}.npz")
     if not os.path.exists(target):
         from ltp_extension.perceptron import CWSModel
 
