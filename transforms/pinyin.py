@@ -131,7 +131,7 @@ class PinyinAnnotator:
         """(reading per character or None without `with_readings`, uint8[n_chars, 8]) of the concatenated words,
         polyphones read in context."""
         entries = list(map(self._cache.get, words))  # the cache read in C: one Python call per word adds up
-        if None in entries:
+        if not all(entries):  # a miss (entries are non-empty tuples): faster than `None in`, which calls __eq__
             entries = [e or self.word(w) for e, w in zip(entries, words)]
         # bytes joined, then one array: ~10× faster than concatenating hundreds of tiny arrays
         encoded = np.frombuffer(b"".join(map(itemgetter(1), entries)), dtype=np.uint8).reshape(-1, SLOTS).copy()
