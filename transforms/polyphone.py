@@ -102,7 +102,7 @@ class PolyphoneModel:
         element-wise operations per step: per-call overhead dominates at these sizes)."""
         vocabulary = len(self.embedding)
         forward = [row[:p + 1] for row, p in zip(ids, places)]
-        backward = [[i + vocabulary for i in reversed(row[p:])] for row, p in zip(ids, places)]  # its table half
+        backward = [[i + vocabulary for i in reversed(row[p:])] for row, p in zip(ids, places)]  # gate_table rows V..
         parts = forward + backward
         steps = max(map(len, parts))
         padded = np.array([[self.padding] * (steps - len(x)) + x for x in parts])
