@@ -2,6 +2,8 @@
 ltp_extension where the kernel cannot run; indented text with full-width ASCII keeps its words."""
 import os
 import random
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -139,3 +141,16 @@ def test_the_manifest_names_the_decoder_source():
     assert described["decoder_sha256"] == file_sha256(os.path.join(HERE, "cws_kernel.c"))
     assert described["backend"] == "ltp-perceptron" and described["model"].startswith("bundled")
     assert "decoder" not in describe_segmenter("jieba")
+
+
+def test_an_unwritable_cache_falls_back_to_a_temporary_folder(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("CHINESEBERT_CACHE", str(blocker / "cache"))  # cannot be created under a file
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    os.mkdir(tmp_path / "tmp")
+    from transforms.native import cache_dir
+
+    assert cache_dir().startswith(str(tmp_path / "tmp")) and os.access(cache_dir(), os.W_OK)
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    assert LtpPerceptronSegmenter(BUNDLED_MODEL).decoder == ("cws_kernel" if compiler else "ltp_extension")

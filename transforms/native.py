@@ -22,10 +22,18 @@ class NativeUnavailable(RuntimeError):
 
 def cache_dir() -> str:
     """Where compiled kernels and derived model tables are kept: $CHINESEBERT_CACHE, else
-    ~/.cache/chinesebert-corpus."""
+    ~/.cache/chinesebert-corpus; a temporary folder where that cannot be written."""
     path = os.environ.get("CHINESEBERT_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "chinesebert-corpus")
-    os.makedirs(path, exist_ok=True)
+    try:
+        os.makedirs(path, exist_ok=True)
+        if os.access(path, os.W_OK | os.X_OK):
+            return path
+    except OSError:
+        pass
+    # a worker whose home is read-only still gets its kernels, rebuilt in a folder of its own
+    path = os.path.join(tempfile.gettempdir(), f"chinesebert-corpus-{os.getuid()}")
+    os.makedirs(path, mode=0o700, exist_ok=True)
     return path
 
 

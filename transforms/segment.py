@@ -88,7 +88,7 @@ class LtpPerceptronSegmenter(Segmenter):
         if kernel:
             try:
                 self._kernel = CwsKernel(model_file(model))
-            except KernelUnavailable as why:
+            except (KernelUnavailable, OSError) as why:  # OSError: e.g. a full disk under the cache folder
                 logging.getLogger(__name__).warning("segmenting with ltp_extension (slower, same words): %s", why)
         if self._kernel is None:
             from ltp_extension.perceptron import CWSModel
