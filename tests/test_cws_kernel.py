@@ -13,7 +13,8 @@ from sample import texts as T
 from conftest import requires_shared
 from transforms.chars import split_sentences
 from transforms.cws_kernel import CwsKernel, KernelUnavailable, kernel_tables
-from transforms.native import HERE, file_sha256
+from transforms.checksums import file_sha256
+from transforms.native import HERE
 from transforms.segment import (BUNDLED_MODEL, LtpPerceptronSegmenter, describe_segmenter, model_file, segment,
                                 train_perceptron)
 

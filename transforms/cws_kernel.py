@@ -16,8 +16,9 @@ import tempfile
 
 import numpy as np
 
+from transforms.checksums import file_sha256
 from transforms.native import NativeUnavailable as KernelUnavailable
-from transforms.native import cache_dir, compiled_library, file_sha256, replace_atomically
+from transforms.native import cache_dir, compiled_library, replace_atomically
 
 UNIGRAMS, BIGRAMS, TYPE_DIGITS = "01234", "5678", "123456"
 MODEL_FIELDS = ("char_ids", "unigrams", "unigram_has", "pair_slots", "pair_bits", "pairs", "types", "type_has",

@@ -37,15 +37,6 @@ def cache_dir() -> str:
     return path
 
 
-def file_sha256(path: str) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def replace_atomically(write, final: str, mode: int = 0o644) -> None:
     """Call write(temporary path) in final's folder, then rename it to final (readable by all: a container image
     may be built by one user and run by another)."""

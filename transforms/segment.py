@@ -145,7 +145,8 @@ def describe_segmenter(name: str, model: str = "") -> dict:
         if not model:
             found.update(model="bundled: transforms/data/ltp_cws (People's Daily 1998 gold)",
                          sha256=_dir_sha256(BUNDLED_MODEL))
-        from transforms.native import HERE, file_sha256
+        from transforms.checksums import file_sha256
+        from transforms.native import HERE
 
         # the words do not depend on which decoder ran (tests/test_cws_kernel.py); the source is recorded anyway
         found.update(decoder="cws_kernel.c where a C compiler is at hand, else ltp_extension (the same words)",
