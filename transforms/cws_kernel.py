@@ -1,7 +1,7 @@
-"""A C decoder for LTP perceptron segmentation models (`cws_kernel.c`): ltp_extension's words, ~5× less CPU.
+"""A C decoder for LTP perceptron segmentation models (`cws_kernel.c`): ltp_extension's words, 4–9× less CPU.
 
-The kernel is compiled on first use (`transforms.native`), and the model's feature map is turned into one hash
-table, cached next to it (keyed by the model's sha256). Where there is no compiler, or the model holds features
+The kernel is compiled on first use (`transforms.native`), and the model's feature map is laid out as per-character
+and per-pair tables (`kernel_tables`), cached next to it (keyed by the model's sha256 and the layout code). Where there is no compiler, or the model holds features
 the kernel does not compute (a model from another ltp_extension version), KernelUnavailable says why and the
 segmenter keeps ltp_extension: the same words, slower.
 """
