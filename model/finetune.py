@@ -155,7 +155,7 @@ def main(argv=None) -> dict:
             for name, ex in (("train", train_ex), ("dev", dev_ex), ("test", test_ex)) if ex is not None}
     per_rank = -(-len(train_ex) // world)  # examples per rank and epoch, rounded up as batches() wraps them
     steps = args.epochs * -(-per_rank // args.batch_size)
-    optimizer = torch.optim.AdamW(param_groups(model, 0.01, args.lr), lr=args.lr)
+    optimizer = torch.optim.AdamW(param_groups(model, 0.01, args.lr), lr=args.lr, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(int(args.warmup * steps), steps))
     score_key = "entity_f1" if args.task == "tag" else "accuracy"
     best, best_epoch, history, rng = -1.0, 0, [], random.Random(args.seed)

@@ -6,10 +6,13 @@ The model reads no files: the glyph table is filled from an array with `load_gly
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from model.config import ChineseBertConfig
 from model.masking import IGNORE
@@ -42,6 +45,20 @@ class GlyphEmbedding(nn.Module):
         return self.embedding(input_ids)  # [B, T, fonts·size²]
 
 
+def per_distinct(embed, ids: torch.Tensor, row: int = 0) -> torch.Tensor:
+    """embed(ids) run once per distinct id (row=0) or per distinct trailing row of `row` dims: the same values.
+
+    Characters repeat (~900–1,300 distinct in a batch of 4,096 tokens), so the glyph and pinyin maps, most of a small
+    model's embedding cost, do a third of the work: a `tiny` CPU step costs ~20% less (BENCHMARKS.md, "Pretraining").
+    CPU only: on CUDA, unique()'s data-dependent size would cost a host sync per step.
+    """
+    if ids.device.type != "cpu":
+        return embed(ids)
+    keys = ids.reshape(-1, *ids.shape[ids.dim() - row:]) if row else ids.reshape(-1)
+    distinct, inverse = torch.unique(keys, dim=0 if row else None, return_inverse=True)
+    return embed(distinct.unsqueeze(0))[0][inverse].view(*ids.shape[:ids.dim() - row], -1)
+
+
 class FusionEmbeddings(nn.Module):
     """concat(word, pinyin, glyph) → map_fc → + position + token type → LayerNorm → dropout."""
 
@@ -65,15 +82,24 @@ class FusionEmbeddings(nn.Module):
         t = input_ids.shape[1]
         parts = [self.word_embeddings(input_ids)]  # [B, T, H]; the checkpoint's order: word, pinyin, glyph
         if hasattr(self, "pinyin_embeddings"):
-            parts.append(self.pinyin_embeddings(pinyin_ids))  # [B, T, H]
+            parts.append(per_distinct(self.pinyin_embeddings, pinyin_ids, row=1))  # [B, T, H]
         if hasattr(self, "glyph_embeddings"):
-            parts.append(self.glyph_map(self.glyph_embeddings(input_ids)))  # [B, T, H]
+            parts.append(per_distinct(self.glyph_vectors, input_ids))  # [B, T, H]
         x = self.map_fc(torch.cat(parts, dim=-1)) if len(parts) > 1 else parts[0]
         x = x + self.position_embeddings(self.position_ids[:, :t])
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
         x = x + self.token_type_embeddings(token_type_ids)
         return self.dropout(self.LayerNorm(x))
+
+    def glyph_vectors(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """The glyph part: pixels [..., fonts·size²] → glyph_map → [..., H]."""
+        return self.glyph_map(self.glyph_embeddings(input_ids))
+
+
+# CPU bf16 attention: PyTorch's fused CPU kernel is ~2x slower than the plain matmul-softmax path up to 128 tokens,
+# even at 256 and faster at 512 (benchmarks/cpu_precision.py, BENCHMARKS.md "Pretraining").
+CPU_BF16_MATH_MAX_LEN = 128
 
 
 class SelfAttention(nn.Module):
@@ -97,8 +123,10 @@ class SelfAttention(nn.Module):
     def forward(self, x, attn_mask):
         b, t, h = x.shape
         q, k, v = (self.split_heads(proj, x) for proj in (self.query, self.key, self.value))
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
-                                           dropout_p=self.dropout_p if self.training else 0.0)
+        plain = q.device.type == "cpu" and q.dtype == torch.bfloat16 and t <= CPU_BF16_MATH_MAX_LEN
+        with sdpa_kernel(SDPBackend.MATH) if plain else contextlib.nullcontext():
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
+                                               dropout_p=self.dropout_p if self.training else 0.0)
         return y.transpose(1, 2).reshape(b, t, h)
 
 

@@ -13,6 +13,8 @@ from model import ChineseBertConfig, ChineseBertForMaskedLM
 from model.checkpoint import convert_from_reference, convert_to_reference, load_model, load_state
 from model.data import DataConfig, SequenceBuilder
 from model.masking import IGNORE, MaskingConfig, SpecialIds, mask_sequence
+from model import modeling
+from model.modeling import per_distinct
 
 # The released ChineseBERT-base: names and shapes of its state dict (vocabulary 23,236), from its documentation.
 REFERENCE_EMBEDDINGS = {
@@ -126,6 +128,47 @@ def test_padding_is_masked_in_attention():
     padded = model(padded_ids, torch.cat([pinyin, torch.zeros(1, 5, 8, dtype=torch.long)], 1),
                    torch.cat([torch.ones_like(ids), torch.zeros(1, 5, dtype=torch.long)], 1))
     assert torch.allclose(alone, padded[:, :7], atol=1e-5)
+
+
+def test_glyph_and_pinyin_maps_run_once_per_distinct_input_with_per_token_values_and_gradients():
+    torch.manual_seed(0)
+    emb = ChineseBertForMaskedLM(ChineseBertConfig.tiny(50)).bert.embeddings
+    ids = torch.randint(5, 12, (3, 20))  # few distinct ids: most tokens repeat one
+    pinyin = torch.randint(0, 32, (3, 20, 8))
+    pinyin[1] = pinyin[0]
+    glyph_params = [emb.glyph_embeddings.embedding.weight, *emb.glyph_map.parameters()]
+    for embed, x, row, params in ((emb.glyph_vectors, ids, 0, glyph_params),
+                                  (emb.pinyin_embeddings, pinyin, 1, list(emb.pinyin_embeddings.parameters()))):
+        seen = []
+
+        def recording(inputs, embed=embed):
+            seen.append(inputs.shape[1])
+            return embed(inputs)
+
+        once = per_distinct(recording, x, row)
+        per_token = embed(x)
+        assert once.shape == per_token.shape and torch.allclose(once, per_token, atol=1e-6)
+        weights = torch.randn_like(per_token)
+        for a, b in zip(torch.autograd.grad((once * weights).sum(), params),
+                        torch.autograd.grad((per_token * weights).sum(), params)):
+            assert torch.allclose(a, b, atol=1e-5)
+        assert seen == [len(torch.unique(x.reshape(-1, *x.shape[2:]), dim=0))] and seen[0] < ids.numel()
+
+
+def test_cpu_bf16_plain_attention_equals_the_fused_kernel_with_padding(monkeypatch):
+    torch.manual_seed(0)
+    model = ChineseBertForMaskedLM(ChineseBertConfig.tiny(50)).eval()
+    ids = torch.randint(5, 50, (2, 16))
+    pinyin = torch.randint(0, 32, (2, 16, 8))
+    mask = torch.ones_like(ids)
+    mask[1, 10:] = 0
+    outputs = []
+    for limit in (modeling.CPU_BF16_MATH_MAX_LEN, 0):  # the plain path, then PyTorch's fused CPU kernel
+        monkeypatch.setattr(modeling, "CPU_BF16_MATH_MAX_LEN", limit)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            outputs.append(model.bert(ids, pinyin, mask)[0].float())
+    assert modeling.CPU_BF16_MATH_MAX_LEN == 0 and torch.allclose(outputs[0], outputs[1], atol=5e-2)
+    assert (outputs[0] - outputs[1]).abs().mean() < 1e-2
 
 
 TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [chr(0x4E00 + i) for i in range(200)]
@@ -300,3 +343,17 @@ def test_glyph_map_gets_its_own_learning_rate_and_the_other_groups_keep_theirs()
     plain = ChineseBertForMaskedLM(ChineseBertConfig.tiny(40, use_glyph=False))
     assert len(param_groups(plain, 0.01, 1e-3, glyph_lr_scale=0.1)) == 2
 
+
+
+def test_frozen_glyph_table_stays_the_fonts_and_the_config_says_so(corpus, tmp_path):
+    out, _, _ = corpus
+    fonts = np.load(os.path.join(out, "glyphs.npy"), allow_pickle=False)
+    tables = {}
+    for name, extra in (("frozen", ["--freeze-glyphs"]), ("trained", [])):
+        run_training(out, tmp_path / name, "--steps", "4", "--lr", "1e-2", *extra)
+        model = load_model(str(tmp_path / name))
+        tables[name] = model.bert.embeddings.glyph_embeddings.embedding.weight.detach().numpy()
+        assert model.config.train_glyphs == (name == "trained")
+    expected = torch.as_tensor(fonts).reshape(len(fonts), -1).float() / 255.0  # as load_glyphs scales the pixels
+    assert np.array_equal(tables["frozen"], expected.numpy())
+    assert not np.array_equal(tables["trained"], tables["frozen"])
