@@ -9,7 +9,7 @@ budget and seeds.
 The model is `tiny` (4 layers of 128): in a CPU hour it sees ~5× the tokens `small` (4 × 256) does, and only then
 does masked-LM pretraining leave the bag-of-words plateau (BENCHMARKS.md, "Fine-tuning ablation"). The glyph pixel
 table stays fixed during pretraining (`--train-glyphs` trains it, as the reference does): it holds ~80% of `tiny`'s
-parameters, and its dense gradient and AdamW update cost ~12% of a CPU step that the hour spends on tokens instead.
+parameters, and its dense gradient and AdamW update cost ~10% of a CPU step that the hour spends on tokens instead.
 """
 from __future__ import annotations
 
