@@ -204,7 +204,7 @@ def evaluate(model, assets, data_cfg, args, device, rank, world) -> dict:
 
 
 def autocast(device: torch.device, cpu_bf16: bool = False):
-    """bf16 autocast: always on CUDA; on CPU only when asked (1.4–1.65× the tokens/s of fp32 for `tiny` on this
+    """bf16 autocast: always on CUDA; on CPU only when asked (1.35–1.65× the tokens/s of fp32 for `tiny` on this
     project's avx512_bf16 cores, BENCHMARKS.md; slower than fp32 on CPUs without bf16 instructions)."""
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
