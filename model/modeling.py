@@ -54,7 +54,7 @@ def per_distinct(embed, ids: torch.Tensor, row: int = 0) -> torch.Tensor:
     """
     if ids.device.type != "cpu":
         return embed(ids)
-    keys = ids.reshape(-1, *ids.shape[ids.dim() - row:]) if row else ids.reshape(-1)
+    keys = ids.reshape(-1, *ids.shape[ids.dim() - row:])  # [N] ids, or [N, …] rows
     distinct, inverse = torch.unique(keys, dim=0 if row else None, return_inverse=True)
     return embed(distinct.unsqueeze(0))[0][inverse].view(*ids.shape[:ids.dim() - row], -1)
 

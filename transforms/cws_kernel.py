@@ -1,9 +1,9 @@
 """A C decoder for LTP perceptron segmentation models (`cws_kernel.c`): ltp_extension's words, 4–9× less CPU.
 
 The kernel is compiled on first use (`transforms.native`), and the model's feature map is laid out as per-character
-and per-pair tables (`kernel_tables`), cached next to it (keyed by the model's sha256 and the layout code). Where there is no compiler, or the model holds features
-the kernel does not compute (a model from another ltp_extension version), KernelUnavailable says why and the
-segmenter keeps ltp_extension: the same words, slower.
+and per-pair tables (`kernel_tables`), cached next to it (keyed by the model's sha256 and the layout code). Where
+there is no compiler, or the model holds features the kernel does not compute (a model from another ltp_extension
+version), KernelUnavailable says why and the segmenter keeps ltp_extension: the same words, slower.
 """
 from __future__ import annotations
 
