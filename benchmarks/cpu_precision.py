@@ -43,11 +43,6 @@ VARIANTS = {  # name: (bf16, plain attention up to this length, fused AdamW, map
 }
 
 
-def per_token(embed, ids, row=0):
-    """The maps as before session 12: run on every token."""
-    return embed(ids)
-
-
 def cpu_has_bf16() -> bool:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -90,7 +85,7 @@ def main() -> None:
         for name, (bf16, plain_max, _, distinct, _) in VARIANTS.items():
             run = runs[name]
             modeling.CPU_BF16_MATH_MAX_LEN = plain_max
-            modeling.per_distinct = per_distinct if distinct else per_token
+            modeling.per_distinct = per_distinct if distinct else modeling.per_token
             started = time.process_time()
             with autocast(cpu, cpu_bf16=bf16):
                 loss, _ = run["model"](*batch)

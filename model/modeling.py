@@ -45,6 +45,11 @@ class GlyphEmbedding(nn.Module):
         return self.embedding(input_ids)  # [B, T, fonts·size²]
 
 
+def per_token(embed, ids: torch.Tensor, row: int = 0) -> torch.Tensor:
+    """embed(ids) run on every token: the CUDA path, and the reference per_distinct is measured against."""
+    return embed(ids)
+
+
 def per_distinct(embed, ids: torch.Tensor, row: int = 0) -> torch.Tensor:
     """embed(ids) run once per distinct id (row=0) or per distinct trailing row of `row` dims: the same values.
 
@@ -53,7 +58,7 @@ def per_distinct(embed, ids: torch.Tensor, row: int = 0) -> torch.Tensor:
     CPU only: on CUDA, unique()'s data-dependent size would cost a host sync per step.
     """
     if ids.device.type != "cpu":
-        return embed(ids)
+        return per_token(embed, ids, row)
     keys = ids.reshape(-1, *ids.shape[ids.dim() - row:])  # [N] ids, or [N, …] rows
     distinct, inverse = torch.unique(keys, dim=0 if row else None, return_inverse=True)
     return embed(distinct.unsqueeze(0))[0][inverse].view(*ids.shape[:ids.dim() - row], -1)

@@ -14,7 +14,7 @@ from model.checkpoint import convert_from_reference, convert_to_reference, load_
 from model.data import DataConfig, SequenceBuilder
 from model.masking import IGNORE, MaskingConfig, SpecialIds, mask_sequence
 from model import modeling
-from model.modeling import per_distinct
+from model.modeling import per_distinct, per_token
 
 # The released ChineseBERT-base: names and shapes of its state dict (vocabulary 23,236), from its documentation.
 REFERENCE_EMBEDDINGS = {
@@ -146,11 +146,11 @@ def test_glyph_and_pinyin_maps_run_once_per_distinct_input_with_per_token_values
             return embed(inputs)
 
         once = per_distinct(recording, x, row)
-        per_token = embed(x)
-        assert once.shape == per_token.shape and torch.allclose(once, per_token, atol=1e-6)
-        weights = torch.randn_like(per_token)
+        every = per_token(embed, x, row)
+        assert once.shape == every.shape and torch.allclose(once, every, atol=1e-6)
+        weights = torch.randn_like(every)
         for a, b in zip(torch.autograd.grad((once * weights).sum(), params),
-                        torch.autograd.grad((per_token * weights).sum(), params)):
+                        torch.autograd.grad((every * weights).sum(), params)):
             assert torch.allclose(a, b, atol=1e-5)
         assert seen == [len(torch.unique(x.reshape(-1, *x.shape[2:]), dim=0))] and seen[0] < ids.numel()
 
@@ -181,7 +181,7 @@ def test_mfu_flop_count_equals_torch_flop_counter(monkeypatch):
     from benchmarks.gpu_step import flops_per_token, random_batch
 
     # On CUDA, which the MFU figure is for, the glyph and pinyin maps run on every token (per_distinct is CPU only).
-    monkeypatch.setattr(modeling, "per_distinct", lambda embed, ids, row=0: embed(ids))
+    monkeypatch.setattr(modeling, "per_distinct", modeling.per_token)
     config = ChineseBertConfig.tiny(3000, intermediate_size=384)
     model = ChineseBertForMaskedLM(config)
     ids, pinyin, mask, positions, labels = random_batch(config, 2, 48, torch.device("cpu"),
