@@ -12,8 +12,9 @@ unless --fp32; lr 3e-4 for waimai and 1e-3 for tagging, or --lr for all): small 
 were still improving at the last epoch, and that budget hid what pretraining gives; at 1e-3 waimai peaked at epoch 1
 (BENCHMARKS.md, "Fine-tuning ablation").
 
-Tagging tasks also print two count taggers trained on the same split (the most frequent tag of each character, and of
-each (previous character, character) pair): a model at the unigram row has learned nothing from context.
+Each task also prints two count baselines trained on the same split: for tagging, the most frequent tag of each
+character and of each (previous character, character) pair (a model at the unigram row has learned nothing from
+context); for sentiment, naive Bayes on characters and on characters + bigrams (the lexical floor).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import argparse
 import csv
 import json
 import os
+import math
 import zlib
 from collections import Counter, defaultdict
 
@@ -115,9 +117,33 @@ def count_taggers(train: str, test: str) -> dict[str, float]:
     return scores
 
 
+def count_classifiers(train: str, test: str) -> dict[str, float]:
+    """Test accuracy of naive Bayes on characters, and on characters + bigrams (the lexical floor for sentiment)."""
+    def features(text: str, bigrams: bool) -> list[str]:
+        return list(text) + ([text[i:i + 2] for i in range(len(text) - 1)] if bigrams else [])
+
+    train_examples, gold = read_examples(train, "classify"), read_examples(test, "classify")
+    labels = sorted({ex.label for ex in train_examples})
+    scores = {}
+    for name, bigrams in (("characters", False), ("characters + bigrams", True)):
+        counts = {label: Counter() for label in labels}
+        documents = Counter(ex.label for ex in train_examples)
+        for ex in train_examples:
+            counts[ex.label].update(features(ex.text, bigrams))
+        vocabulary = len(set().union(*counts.values()))
+        totals = {label: sum(c.values()) + vocabulary for label, c in counts.items()}
+
+        def guess(text):
+            # Laplace-smoothed log-likelihoods; ties go to the first label in sorted order
+            return max(labels, key=lambda label: math.log(documents[label]) + sum(
+                math.log((counts[label][f] + 1) / totals[label]) for f in features(text, bigrams)))
+        scores[name] = round(sum(guess(ex.text) == ex.label for ex in gold) / max(len(gold), 1), 4)
+    return scores
+
+
 def evaluate(model_dir: str, out: str, tasks: list[str], seed: int = 1, epochs: int = 12, lr: float | None = None,
              patience: int = 3, cpu_bf16: bool = True) -> dict:
-    """Fine-tune on each task; {task: {"metric", "dev", "test", "best_epoch", "seconds"[, "count_taggers_test"]}}."""
+    """Fine-tune on each task; {task: {"metric", "dev", "test", "best_epoch", "seconds", "count_baselines_test"}}."""
     results = {}
     for name in tasks:
         paths = write_task(name, os.path.join(out, "data", name))
@@ -131,8 +157,8 @@ def evaluate(model_dir: str, out: str, tasks: list[str], seed: int = 1, epochs: 
         results[name] = {"metric": key, "dev": metrics["dev"][key], "test": metrics["test"][key],
                          "lr": task_lr, "best_epoch": metrics["best_epoch"],
                          "seconds": metrics["seconds"]}
-        if TASKS[name] == "tag":
-            results[name]["count_taggers_test"] = count_taggers(paths["train"], paths["test"])
+        floor = count_taggers if TASKS[name] == "tag" else count_classifiers
+        results[name]["count_baselines_test"] = floor(paths["train"], paths["test"])
     with open(os.path.join(out, "evaluation.json"), "w", encoding="utf-8") as f:
         json.dump({"model": model_dir, "seed": seed, "epochs": epochs, "lr": lr, "patience": patience,
                    "cpu_bf16": cpu_bf16, "tasks": results}, f, indent=2)
@@ -143,8 +169,8 @@ def table(results: dict) -> str:
     lines = ["| task | metric | dev | test |", "|---|---|---|---|"]
     for task, r in results.items():
         lines.append(f"| {task} | {r['metric']} | {r['dev']:.4f} | {r['test']:.4f} |")
-        lines += [f"| {task}: {name} count tagger | {r['metric']} | — | {score:.4f} |"
-                  for name, score in r.get("count_taggers_test", {}).items()]
+        lines += [f"| {task}: count baseline, {name} | {r['metric']} | — | {score:.4f} |"
+                  for name, score in r.get("count_baselines_test", {}).items()]
     return "\n".join(lines)
 
 

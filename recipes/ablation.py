@@ -28,6 +28,7 @@ from model.checkpoint import load_model, save_model  # noqa: E402
 from model.evaluate import evaluate  # noqa: E402
 from model.modeling import ChineseBertForMaskedLM  # noqa: E402
 from recipes.ablation_corpus import build  # noqa: E402
+from recipes.ablation_significance import report  # noqa: E402
 
 
 def random_twin(pretrained: str, corpus: str, out: str, seed: int = 1) -> str:
@@ -73,16 +74,16 @@ def main() -> None:
     if args.pretrain_only:
         return
     scratch = random_twin(pretrained, corpus, os.path.join(args.out, "random"))
-    rows = []
-    for seed in (int(s) for s in args.seeds.split(",")):
+    rows, seeds, tasks = [], [int(s) for s in args.seeds.split(",")], ["waimai", "gsd-seg", "gsd-pos"]
+    for seed in seeds:
         for name, folder in (("pretrained", pretrained), ("random", scratch)):
-            results = evaluate(folder, os.path.join(args.out, f"eval-{name}-{seed}"),
-                               ["waimai", "gsd-seg", "gsd-pos"], seed=seed)
+            results = evaluate(folder, os.path.join(args.out, f"eval-{name}-{seed}"), tasks, seed=seed)
             rows.append({"model": name, "seed": seed, **{t: r["test"] for t, r in results.items()},
                          "dev": {t: r["dev"] for t, r in results.items()}})
             print(json.dumps(rows[-1]), flush=True)
     with open(os.path.join(args.out, "ablation.json"), "w", encoding="utf-8") as f:
         json.dump(rows, f, indent=2)
+    print(report(args.out, seeds, tasks))  # pretrained − random in points, with paired-bootstrap 95% intervals
 
 
 if __name__ == "__main__":

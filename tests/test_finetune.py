@@ -108,6 +108,18 @@ def test_count_taggers_set_the_floor_only_context_can_pass(tmp_path):
     assert scores["unigram"] < 1.0
 
 
+def test_count_classifiers_set_the_lexical_floor_and_bigrams_see_negation(tmp_path):
+    from model.evaluate import count_classifiers
+
+    # Both reviews have the same characters, so only bigrams tell what 不 negates (a character tie goes to "neg")
+    train = [("好吃不贵", "pos"), ("不好吃贵", "neg")]
+    for name, rows in (("train", train), ("test", [("不贵", "pos"), ("不好", "neg")])):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"sentence": t, "label": label}, ensure_ascii=False)
+                                                        + "\n" for t, label in rows), encoding="utf-8")
+    scores = count_classifiers(str(tmp_path / "train.jsonl"), str(tmp_path / "test.jsonl"))
+    assert scores == {"characters": 0.5, "characters + bigrams": 1.0}
+
+
 def sentiment_rows() -> list[dict]:
     """Eight short reviews, four of each label: a training set a tiny model can fit."""
     good, bad = ["味道很好吃", "服务很好", "很好很满意", "好评推荐"], ["味道很难吃", "服务太差", "很差不满意", "差评失望"]
@@ -188,3 +200,25 @@ def test_a_converted_reference_checkpoint_fine_tunes_with_the_same_command(model
                            "--quiet"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "initialised new: classifier.bias, classifier.weight" in done.stderr and done.stdout.startswith("pair: ")
+
+
+def test_the_ablation_bootstrap_scores_both_models_on_the_same_resamples(tmp_path):
+    from recipes.ablation_significance import example_counts, paired_bootstrap, score, significance
+
+    gold = ["1", "0"] * 50
+    always_right = [{"text": str(i), "label": g, "predicted": g} for i, g in enumerate(gold)]
+    half_right = [{**r, "predicted": r["label"] if i % 2 else "9"} for i, r in enumerate(always_right)]
+    same = paired_bootstrap([example_counts(half_right)], [example_counts(half_right)], resamples=200)
+    assert same["mean"] == {"diff": 0.0, "ci95": [0.0, 0.0]}  # paired: identical predictions never differ
+    better = paired_bootstrap([example_counts(always_right)], [example_counts(half_right)], resamples=200)
+    low, high = better["per_seed"][0]["ci95"]
+    assert better["per_seed"][0]["diff"] == 50.0 and 35 < low < 50 < high < 65
+    tags = {"items": list("abcd"), "tags": ["B-W", "I-W", "B-W", "B-W"]}
+    counts = example_counts([{**tags, "predicted": ["B-W", "B-W", "B-W", "B-W"]}])
+    assert counts.tolist() == [[2, 3, 4]] and score(counts) == pytest.approx(2 * 2 / 7)
+    for model, rows in (("pretrained", always_right), ("random", half_right[::-1])):
+        (tmp_path / f"eval-{model}-1" / "waimai").mkdir(parents=True)
+        (tmp_path / f"eval-{model}-1" / "waimai" / "predictions_test.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(ValueError, match="same test examples"):
+        significance(str(tmp_path), [1], ["waimai"], resamples=10)
