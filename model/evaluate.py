@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import math
+import os
 import zlib
 from collections import Counter, defaultdict
 

@@ -56,6 +56,7 @@ def paired_bootstrap(pretrained: list[np.ndarray], random: list[np.ndarray], res
 
 
 def read_predictions(path: str) -> list[dict]:
+    """The rows of a predictions_test.jsonl that model.finetune wrote."""
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
@@ -64,11 +65,8 @@ def significance(out: str, seeds: list[int], tasks: list[str], resamples: int = 
     """{task: paired_bootstrap(...)} from the ablation's eval-{pretrained,random}-SEED/TASK/predictions_test.jsonl."""
     results = {}
     for task in tasks:
-        runs = {}
-        for model in ("pretrained", "random"):
-            rows = [read_predictions(os.path.join(out, f"eval-{model}-{seed}", task, "predictions_test.jsonl"))
-                    for seed in seeds]
-            runs[model] = rows
+        runs = {model: [read_predictions(os.path.join(out, f"eval-{model}-{seed}", task, "predictions_test.jsonl"))
+                        for seed in seeds] for model in ("pretrained", "random")}
         first = [r.get("text", r.get("items")) for r in runs["pretrained"][0]]
         for rows in runs["pretrained"] + runs["random"]:
             if [r.get("text", r.get("items")) for r in rows] != first:
@@ -80,7 +78,8 @@ def significance(out: str, seeds: list[int], tasks: list[str], resamples: int = 
 
 def table(results: dict, seeds: list[int]) -> str:
     """Markdown rows: the difference and its 95% interval per seed and for the mean over seeds."""
-    lines = ["| task | " + " | ".join(f"seed {s}" for s in seeds) + " | mean over seeds |", "|---" * (len(seeds) + 2) + "|"]
+    lines = ["| task | " + " | ".join(f"seed {s}" for s in seeds) + " | mean over seeds |",
+             "|---" * (len(seeds) + 2) + "|"]
     for task, r in results.items():
         cells = [f"{x['diff']:+.2f} [{x['ci95'][0]:+.2f}, {x['ci95'][1]:+.2f}]" for x in r["per_seed"] + [r["mean"]]]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
