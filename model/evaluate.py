@@ -124,10 +124,10 @@ def count_classifiers(train: str, test: str) -> dict[str, float]:
 
     train_examples, gold = read_examples(train, "classify"), read_examples(test, "classify")
     labels = sorted({ex.label for ex in train_examples})
+    documents = Counter(ex.label for ex in train_examples)
     scores = {}
     for name, bigrams in (("characters", False), ("characters + bigrams", True)):
         counts = {label: Counter() for label in labels}
-        documents = Counter(ex.label for ex in train_examples)
         for ex in train_examples:
             counts[ex.label].update(features(ex.text, bigrams))
         vocabulary = len(set().union(*counts.values()))
@@ -135,8 +135,9 @@ def count_classifiers(train: str, test: str) -> dict[str, float]:
 
         def guess(text):
             # Laplace-smoothed log-likelihoods; ties go to the first label in sorted order
+            found = features(text, bigrams)
             return max(labels, key=lambda label: math.log(documents[label]) + sum(
-                math.log((counts[label][f] + 1) / totals[label]) for f in features(text, bigrams)))
+                math.log((counts[label][f] + 1) / totals[label]) for f in found))
         scores[name] = round(sum(guess(ex.text) == ex.label for ex in gold) / max(len(gold), 1), 4)
     return scores
 

@@ -9,11 +9,10 @@ import pytest
 import torch
 
 from conftest import ROOT
-from model import ChineseBertConfig, ChineseBertForMaskedLM
+from model import ChineseBertConfig, ChineseBertForMaskedLM, modeling
 from model.checkpoint import convert_from_reference, convert_to_reference, load_model, load_state
 from model.data import DataConfig, SequenceBuilder
 from model.masking import IGNORE, MaskingConfig, SpecialIds, mask_sequence
-from model import modeling
 from model.modeling import per_distinct, per_token
 
 # The released ChineseBERT-base: names and shapes of its state dict (vocabulary 23,236), from its documentation.
@@ -344,7 +343,6 @@ def test_glyph_map_gets_its_own_learning_rate_and_the_other_groups_keep_theirs()
     assert sum(len(g["params"]) for g in groups) == sum(p.requires_grad for p in model.parameters())
     plain = ChineseBertForMaskedLM(ChineseBertConfig.tiny(40, use_glyph=False))
     assert len(param_groups(plain, 0.01, 1e-3, glyph_lr_scale=0.1)) == 2
-
 
 
 def test_frozen_glyph_table_stays_the_fonts_and_the_config_says_so(corpus, tmp_path):
