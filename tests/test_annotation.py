@@ -11,8 +11,9 @@ from conftest import ROOT
 from sample import texts as T
 from transforms.annotate import annotate
 from transforms.chars import split_sentences
+from transforms.config import AnnotateConfig
 from transforms.pinyin import ALPHABET, PinyinAnnotator, decode, default_reading, encode
-from transforms.segment import align, drop_lines, load_segmenter, segment, train_perceptron, words_of
+from transforms.segment import _dir_sha256, align, drop_lines, load_segmenter, segment, train_perceptron, words_of
 from transforms.vocab import SPECIAL_TOKENS, Vocab, char_counts
 
 TEXT = "我去银行取钱，还是走路去。\n他把书归还了。音乐让人快乐！ABC 123"
@@ -141,7 +142,6 @@ def test_glyphs_render_detect_missing_and_fall_back():
 
 
 def test_annotate_command_prints_what_the_job_defaults_give():
-    from transforms.config import AnnotateConfig
 
     lines = "我去银行还钱。\n音乐 ABC\n"
     out = subprocess.run([sys.executable, "-m", "transforms.annotate"], input=lines, cwd=ROOT,
@@ -171,15 +171,13 @@ def test_a_perceptron_trained_on_gold_words_segments_them_back_the_same_way_ever
     assert [len(w) for w in first.cut_many(["小明在图书馆借了2本书。"])[0]] == [2, 1, 3, 1, 1, 1, 1, 1, 1]
 
 
-def test_the_default_segmenter_is_the_bundled_gold_trained_ltp_model():
-    from transforms.config import AnnotateConfig
-    from transforms.segment import BUNDLED_MODEL, describe_segmenter
+def test_the_bundled_gold_trained_ltp_model_is_still_there_and_recorded():
+    from transforms.segment import BUNDLED_MODEL, BUNDLED_SHA256, describe_segmenter, model_file
 
-    config = AnnotateConfig()
-    assert (config.segmenter, config.segmenter_model) == ("ltp-perceptron", "")
-    described = describe_segmenter(config.segmenter, config.segmenter_model)
-    assert described["backend"] == "ltp-perceptron" and len(described["sha256"]) == 64
-    seg = load_segmenter(config.segmenter, config.segmenter_model)
+    described = describe_segmenter("ltp-perceptron")
+    assert described["backend"] == "ltp-perceptron" and described["sha256"] == _dir_sha256(BUNDLED_MODEL)
+    assert _dir_sha256(model_file(BUNDLED_MODEL)) == BUNDLED_SHA256
+    seg = load_segmenter("ltp-perceptron")
     # Our sentences, People's Daily words: 图书馆 whole, 们 apart; full-width digits segment as ASCII ones.
     words = words_of("市民们在图书馆看书。", segment("市民们在图书馆看书。", seg))
     assert words[:4] == ["市民", "们", "在", "图书馆"] and "".join(words) == "市民们在图书馆看书。"
@@ -215,7 +213,8 @@ def test_polyphones_on_everyday_words_no_worse_than_pypinyin_anywhere():
 
     rows = _everyday()
     assert len(rows) >= 100
-    seg = load_segmenter("ltp-perceptron")
+    default = AnnotateConfig()
+    seg = load_segmenter(default.segmenter, default.segmenter_model)  # what the corpus job reads with
     readers = {name: PinyinAnnotator(name) for name in ("pypinyin", "g2pm")}
     right = {name: set() for name in readers}
     for i, (text, want) in enumerate(rows):
@@ -298,7 +297,6 @@ def test_the_annotation_workers_run_numpy_blas_on_one_thread():
     from threadpoolctl import threadpool_info, threadpool_limits
 
     from pipeline.annotate import Annotate
-    from transforms.config import AnnotateConfig
 
     with threadpool_limits(limits=2, user_api="blas"):  # as on a 2-core worker; restored afterwards
         assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {2}

@@ -35,7 +35,7 @@ def model_dir(corpus, tmp_path_factory):
 def test_tokenizer_offsets_pairs_truncation_and_the_shards_pinyin(model_dir):
     tok = ChineseBertTokenizer.from_pretrained(str(model_dir))
     config = AnnotateConfig()  # the sample corpus was made with the job's defaults; the tokenizer reads as it did
-    assert (tok.config.segmenter, tok.config.pinyin) == (config.segmenter, config.pinyin) == ("ltp-perceptron", "g2pm")
+    assert (tok.config.segmenter, tok.config.pinyin) == (config.segmenter, config.pinyin) == ("crf", "g2pm")
     text = "市民图书馆今天开放，银行也开门了。"
     enc = tok(text)
     assert enc["input_ids"][0] == tok.special.cls and enc["input_ids"][-1] == tok.special.sep

@@ -198,13 +198,14 @@ def test_shards_carry_annotation_aligned_with_the_assets(corpus):
                                                        "pinyin_alphabet.json"}
     from transforms.config import AnnotateConfig
     from transforms.pinyin import PinyinAnnotator
-    from transforms.segment import BUNDLED_MODEL, _dir_sha256, load_segmenter, segment, words_of
+    from transforms.segment import BUNDLED_CRF_SHA256, load_segmenter, segment, words_of
 
-    # The defaults: LTP's perceptron trained on gold words, pinyin read in context by pypinyin + g2pM.
-    assert manifest["models"]["segmenter"]["backend"] == "ltp-perceptron"
-    assert manifest["models"]["segmenter"]["sha256"] == _dir_sha256(BUNDLED_MODEL)
+    # The defaults: our CRF trained on gold words, pinyin read in context by pypinyin + g2pM.
+    assert manifest["models"]["segmenter"]["backend"] == "crf"
+    described = manifest["models"]["segmenter"]
+    assert described["sha256"] == BUNDLED_CRF_SHA256 and "crf_cws.npz" in described["model"]
     assert manifest["models"]["pinyin"]["backend"] == "g2pm" and manifest["models"]["pinyin"]["g2pM"] == "0.1.2.5"
-    segmenter, reader = load_segmenter("ltp-perceptron"), PinyinAnnotator.from_config(AnnotateConfig())
+    segmenter, reader = load_segmenter("crf"), PinyinAnnotator.from_config(AnnotateConfig())
     for s in samples:
         text = s["txt"].decode()
         ids, pinyin, words, sents = (np.load(io.BytesIO(s[f"{n}.npy"])) for n in ("ids", "pinyin", "words", "sents"))

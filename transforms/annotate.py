@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
                                                  "object per line")
     parser.add_argument("--segmenter", default=defaults.segmenter, choices=SEGMENTERS)
     parser.add_argument("--model", default=defaults.segmenter_model, help="model path (or hub id for ltp); "
-                        "default: the bundled model for ltp-perceptron")
+                        "default: the bundled model for crf and ltp-perceptron")
     parser.add_argument("--pinyin", default=defaults.pinyin, choices=PINYIN_BACKENDS)
     args = parser.parse_args(argv)
     one_blas_thread()  # as the corpus job's workers

@@ -95,7 +95,7 @@ class DedupConfig:
 
 @dataclass(frozen=True)
 class AnnotateConfig:
-    segmenter: str = "ltp-perceptron"  # ltp-perceptron | jieba | ltp
+    segmenter: str = "crf"  # crf | ltp-perceptron | jieba | ltp
     segmenter_model: str = ""  # model folder or file (ltp: also a hub id); "" = the bundled gold-trained model
     pinyin: str = "g2pm"  # g2pm: pypinyin's phrases, then g2pM's BiLSTM for lone polyphones | pypinyin: phrases only
     polyphone_context: int = 8  # characters either side that the BiLSTM reads
@@ -176,7 +176,7 @@ class CorpusConfig:
 
 # Allowed values beyond "the default's type, and not negative": (low, high) bounds or a set of choices.
 CHOICES = {"extract.extractor": {"resiliparse", "trafilatura"}, "clean.convert_script": {"none", "t2s", "s2t"},
-           "annotate.segmenter": {"jieba", "ltp-perceptron", "ltp"}, "annotate.pinyin": {"g2pm", "pypinyin"}}
+           "annotate.segmenter": {"crf", "jieba", "ltp-perceptron", "ltp"}, "annotate.pinyin": {"g2pm", "pypinyin"}}
 BOUNDS = {"dedup.lsh_bands": (1, None), "dedup.minhash_perms": (1, None), "dedup.shingle_chars": (1, None),
           "dedup.tree_fanout": (2, None), "dedup.max_rounds": (1, None), "dedup.rounds_per_pipeline": (1, None),
           "shards.target_bytes": (1, None), "annotate.vocab_size": (6, None), "annotate.polyphone_context": (1, 64), "read.max_record_bytes": (1, 1 << 26),

@@ -13,9 +13,13 @@ from itertools import accumulate, chain
 
 from transforms.chars import split_sentences
 
-SEGMENTERS = ("ltp-perceptron", "jieba", "ltp")
-# LTP's perceptron trained on People's Daily 1998 gold words (`make segmenter-model` rebuilds it; BENCHMARKS.md).
-BUNDLED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ltp_cws")
+SEGMENTERS = ("crf", "ltp-perceptron", "jieba", "ltp")
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+# The default: our CRF trained on People's Daily 1998 + GSD + SXU gold words (`make segmenter-model`; BENCHMARKS.md).
+BUNDLED_CRF = os.path.join(DATA, "crf_cws.npz")
+BUNDLED_CRF_SHA256 = "81f4d88c8ea476688800a62bd800f3f008e66e03479e3ccf6cc415355ffe5f53"
+# LTP's perceptron trained on the same gold words (`make ltp-segmenter-model`).
+BUNDLED_MODEL = os.path.join(DATA, "ltp_cws")
 BUNDLED_SHA256 = "8eb3a662ef4974d54f2596af3805928df7de71866dc1cbd0888dff692b4f055a"  # its cws_model.bin
 HALF_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}  # full-width ASCII → ASCII, one character for one
 
@@ -111,6 +115,24 @@ class LtpPerceptronSegmenter(Segmenter):
         return super().lengths_many(sentences)
 
 
+class CrfSegmenter(Segmenter):
+    """Our CRF with lexicon features (`transforms.crf_segment`), decoded by crf_kernel.c or in Python (same words)."""
+
+    name = "crf"
+
+    def __init__(self, model: str, kernel: bool = True):
+        from transforms.crf_segment import CrfModel
+
+        self._model = CrfModel(model, kernel)
+        self.decoder = self._model.decoder
+
+    def lengths_many(self, sentences):
+        return self._model.lengths_many(sentences)
+
+    def cut_many(self, sentences):
+        return [words_of(s, lengths) for s, lengths in zip(sentences, self.lengths_many(sentences))]
+
+
 class LtpSegmenter(Segmenter):
     """`ltp.LTP` on a hub id or a local folder (neural models, or legacy ones with config.json)."""
 
@@ -141,28 +163,31 @@ def describe_segmenter(name: str, model: str = "") -> dict:
         return {"backend": name, "model": f"rjieba {importlib.metadata.version('rjieba')} built-in dictionary",
                 "sha256": ""}
     found = {"backend": name, "model": model, "sha256": _dir_sha256(model) if os.path.exists(model) else "hub id"}
-    if name == "ltp-perceptron":
-        if not model:
-            found.update(model="bundled: transforms/data/ltp_cws (People's Daily 1998 gold)",
-                         sha256=_dir_sha256(BUNDLED_MODEL))
+    # (bundled model, what it was trained on, C decoder, decoder without a compiler); the words do not depend on
+    # which decoder ran (tests/test_cws_kernel.py, test_crf_segment.py), the C source is recorded anyway
+    ours = {"crf": (BUNDLED_CRF, "transforms/data/crf_cws.npz", "crf_kernel.c", "Python"),
+            "ltp-perceptron": (BUNDLED_MODEL, "transforms/data/ltp_cws", "cws_kernel.c", "ltp_extension")}
+    if name in ours:
         from transforms.checksums import file_sha256
         from transforms.native import HERE
 
-        # the words do not depend on which decoder ran (tests/test_cws_kernel.py); the source is recorded anyway
-        found.update(decoder="cws_kernel.c where a C compiler is at hand, else ltp_extension (the same words)",
-                     decoder_sha256=file_sha256(os.path.join(HERE, "cws_kernel.c")))
+        bundled, shown, kernel, fallback = ours[name]
+        if not model:
+            found.update(model=f"bundled: {shown} (People's Daily 1998 + UD GSD + SXU gold)",
+                         sha256=_dir_sha256(bundled))
+        found.update(decoder=f"{kernel} where a C compiler is at hand, else {fallback} (the same words)",
+                     decoder_sha256=file_sha256(os.path.join(HERE, kernel)))
     return found
 
 
 def load_segmenter(name: str, model: str = "") -> Segmenter:
-    """The segmenter named in the config (jieba needs no model; ltp-perceptron without one uses the bundled one)."""
+    """The segmenter named in the config (jieba needs no model; crf and ltp-perceptron default to the bundled one)."""
     if name == "jieba":
         return JiebaSegmenter()
+    if name == "crf":
+        return CrfSegmenter(model or _checked(BUNDLED_CRF, BUNDLED_CRF_SHA256, "segmenter-model"))
     if name == "ltp-perceptron" and not model:
-        found = _dir_sha256(model_file(BUNDLED_MODEL))
-        if found != BUNDLED_SHA256:
-            raise ValueError(f"the bundled segmenter {model_file(BUNDLED_MODEL)} has sha256 {found[:12]}…, not "
-                             f"{BUNDLED_SHA256[:12]}…: damaged or not checked out (rebuild: make segmenter-model)")
+        _checked(model_file(BUNDLED_MODEL), BUNDLED_SHA256, "ltp-segmenter-model")
         return LtpPerceptronSegmenter(BUNDLED_MODEL)
     if not model:
         raise ValueError(f"segmenter {name!r} needs a model (path, or hub id for ltp)")
@@ -171,6 +196,15 @@ def load_segmenter(name: str, model: str = "") -> Segmenter:
     if name == "ltp":
         return LtpSegmenter(model)
     raise ValueError(f"unknown segmenter {name!r}; one of {SEGMENTERS}")
+
+
+def _checked(path: str, sha256: str, target: str) -> str:
+    """A bundled model file, refused unless its sha256 is the expected one."""
+    found = _dir_sha256(path) if os.path.isfile(path) else "missing"
+    if found != sha256:
+        raise ValueError(f"the bundled segmenter {path} has sha256 {found[:12]}…, not {sha256[:12]}…: damaged or "
+                         f"not checked out (rebuild: make {target})")
+    return path
 
 
 def align(text: str, words: list[str]) -> list[int]:
