@@ -163,7 +163,7 @@ def describe_segmenter(name: str, model: str = "") -> dict:
         return {"backend": name, "model": f"rjieba {importlib.metadata.version('rjieba')} built-in dictionary",
                 "sha256": ""}
     found = {"backend": name, "model": model, "sha256": _dir_sha256(model) if os.path.exists(model) else "hub id"}
-    # (bundled model, what it was trained on, C decoder, decoder without a compiler); the words do not depend on
+    # (bundled model, its name in the manifest, C decoder, decoder without a compiler); the words do not depend on
     # which decoder ran (tests/test_cws_kernel.py, test_crf_segment.py), the C source is recorded anyway
     ours = {"crf": (BUNDLED_CRF, "transforms/data/crf_cws.npz", "crf_kernel.c", "Python"),
             "ltp-perceptron": (BUNDLED_MODEL, "transforms/data/ltp_cws", "cws_kernel.c", "ltp_extension")}
