@@ -12,9 +12,10 @@ from __future__ import annotations
 import collections
 import re
 
+from transforms.segment import HALF_WIDTH
+
 MIN_SEEN = 5
 SPLIT_SHARE = 0.05
-HALF_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 DIGITS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 

@@ -142,7 +142,6 @@ def test_glyphs_render_detect_missing_and_fall_back():
 
 
 def test_annotate_command_prints_what_the_job_defaults_give():
-
     lines = "我去银行还钱。\n音乐 ABC\n"
     out = subprocess.run([sys.executable, "-m", "transforms.annotate"], input=lines, cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout.splitlines()

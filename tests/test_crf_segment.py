@@ -76,7 +76,7 @@ def test_lexicon_spans_and_types_follow_their_definition():
 
 def test_the_bundled_model_is_the_default_and_is_checked():
     from transforms.config import AnnotateConfig
-    from transforms.segment import BUNDLED_CRF, describe_segmenter
+    from transforms.segment import describe_segmenter
 
     config = AnnotateConfig()
     assert (config.segmenter, config.segmenter_model) == ("crf", "")

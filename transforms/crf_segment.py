@@ -22,8 +22,9 @@ import tempfile
 import numpy as np
 
 from transforms.crf_features import LABELS, MAX_WORD, labels_of, sentence_features, word_hash
+from transforms.native import NativeUnavailable, code_points, compiled_library, word_lengths
+from transforms.segment import HALF_WIDTH
 
-HALF_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 FORMAT = "crf-segmenter/1"
 
 
@@ -65,8 +66,6 @@ class CrfModel:
         self.header = a["header"]
         self._kernel = None
         if kernel:
-            from transforms.native import NativeUnavailable
-
             try:
                 self._kernel = _Kernel(a)
             except (NativeUnavailable, OSError) as why:
@@ -147,8 +146,6 @@ class _Kernel:
     SLOT = np.dtype([("key", np.uint64), ("row", np.int64)])  # crf_kernel.c's Slot
 
     def __init__(self, arrays: dict[str, np.ndarray]):
-        from transforms.native import compiled_library
-
         lib = compiled_library("crf_kernel.c")
         u64, u32, i64, u8 = (np.ctypeslib.ndpointer(t, flags="C_CONTIGUOUS")
                              for t in (np.uint64, np.uint32, np.int64, np.uint8))
@@ -185,16 +182,11 @@ class _Kernel:
         return _Table(slots.ctypes.data, bits, rows.ctypes.data, columns * len(LABELS))
 
     def lengths_many(self, sentences: list[str]) -> list[list[int]]:
-        offsets = np.zeros(len(sentences) + 1, np.int64)
-        np.cumsum([len(s) for s in sentences], out=offsets[1:])
-        cps = np.frombuffer("".join(sentences).encode("utf-32-le", "surrogatepass"), np.uint32)
+        cps, offsets = code_points(sentences)
         starts = np.empty(len(cps), np.uint8)
         if self._lib.crf_segment(ctypes.byref(self._model), cps, offsets, len(sentences), starts):
             raise MemoryError("crf_kernel: out of memory")
-        edges = np.flatnonzero(starts)  # a sentence's first character always starts a word
-        lengths = np.diff(np.append(edges, offsets[-1])).tolist()
-        cuts = np.searchsorted(edges, offsets).tolist()
-        return [lengths[a:b] for a, b in zip(cuts, cuts[1:])]
+        return word_lengths(starts, offsets)  # a sentence's first character always starts a word
 
 
 def _lengths(starts: list[int]) -> list[int]:
@@ -218,11 +210,12 @@ def lexicon_of(counts: collections.Counter, min_count: int) -> set[int]:
     return {word_hash(map(ord, w)) for w, n in counts.items() if n >= min_count}
 
 
-def training_lexicons(sentences: list[list[str]], min_count: int, folds: int) -> list[set[int]]:
+def training_lexicons(sentences: list[list[str]], total: collections.Counter, min_count: int,
+                      folds: int) -> list[set[int]]:
     """The lexicon each training sentence sees: built without the sentence's own fold (sentence i is in fold
     i % folds), so that training meets words missing from the lexicon about as often as new text does. Without
-    that, the model learns that every word is in the lexicon and splits new words into characters."""
-    total = word_counts(sentences)
+    that, the model learns that every word is in the lexicon and splits new words into characters. `total`:
+    `word_counts(sentences)`."""
     if folds < 2:
         return [lexicon_of(total, min_count)]
     lexicons = []
@@ -240,8 +233,9 @@ def train_crf(train_file: str, out: str, epochs: int = 10, min_count: int = 2, t
     import pycrfsuite
 
     sentences = read_training(train_file)
-    lexicon = lexicon_of(word_counts(sentences), min_count)
-    seen = training_lexicons(sentences, min_count, folds)
+    counts = word_counts(sentences)
+    lexicon = lexicon_of(counts, min_count)
+    seen = training_lexicons(sentences, counts, min_count, folds)
     trainer = pycrfsuite.Trainer(algorithm="pa", verbose=False)
     for i, words in enumerate(sentences):
         cps = [ord(c) for c in "".join(words)]

@@ -18,7 +18,7 @@ import numpy as np
 
 from transforms.checksums import file_sha256
 from transforms.native import NativeUnavailable as KernelUnavailable
-from transforms.native import cache_dir, compiled_library, replace_atomically
+from transforms.native import cache_dir, code_points, compiled_library, replace_atomically, word_lengths
 
 UNIGRAMS, BIGRAMS, TYPE_DIGITS = "01234", "5678", "123456"
 MODEL_FIELDS = ("char_ids", "unigrams", "unigram_has", "pair_slots", "pair_bits", "pairs", "types", "type_has",
@@ -129,9 +129,7 @@ class CwsKernel:
     def flags(self, sentences: list[str], fold: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Per code point of the joined sentences: 1 a word starts, 0 it continues, 2 leading whitespace LTP
         leaves out; and the sentences' offsets. `fold` reads full-width ASCII as ASCII."""
-        offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
-        np.cumsum([len(s) for s in sentences], out=offsets[1:])
-        cps = np.frombuffer("".join(sentences).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        cps, offsets = code_points(sentences)
         out = np.empty(len(cps), dtype=np.uint8)
         if self._lib.cws_segment(ctypes.byref(self._model), cps, offsets, len(sentences), int(fold), out):
             raise MemoryError("cws_segment could not allocate its buffers")
@@ -154,8 +152,4 @@ class CwsKernel:
     def lengths_many(self, sentences: list[str], fold: bool = False) -> list[list[int]]:
         """Word lengths covering each sentence exactly; leading whitespace becomes one-character words (as
         `segment.align` places characters a backend left out)."""
-        flags, offsets = self.flags(sentences, fold)
-        edges = np.flatnonzero(flags)  # every sentence starts a word: its first character is flagged 1 or 2
-        lengths = np.diff(np.append(edges, offsets[-1])).tolist()
-        cuts = np.searchsorted(edges, offsets).tolist()
-        return [lengths[a:b] for a, b in zip(cuts, cuts[1:])]
+        return word_lengths(*self.flags(sentences, fold))  # a sentence's first character is flagged 1 or 2

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import tempfile
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 # No fast-math and no contraction into fused multiply-adds: results must round the same on every machine.
 FLAGS = ("-O2", "-ffp-contract=off", "-shared", "-fPIC")
@@ -73,3 +75,20 @@ def compiled_library(source_name: str) -> ctypes.CDLL:
 
         replace_atomically(build, target, 0o755)
     return ctypes.CDLL(target)
+
+
+def code_points(sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """What the segmenter kernels read: the sentences joined as uint32 code points (lone surrogates kept) and
+    their offsets [n + 1]."""
+    offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in sentences], out=offsets[1:])
+    return np.frombuffer("".join(sentences).encode("utf-32-le", "surrogatepass"), dtype=np.uint32), offsets
+
+
+def word_lengths(starts: np.ndarray, offsets: np.ndarray) -> list[list[int]]:
+    """Per sentence, the lengths of its words, from a kernel's flags over the joined code points (nonzero where a
+    word starts; every sentence's first character must be flagged)."""
+    edges = np.flatnonzero(starts)
+    lengths = np.diff(np.append(edges, offsets[-1])).tolist()
+    cuts = np.searchsorted(edges, offsets).tolist()
+    return [lengths[a:b] for a, b in zip(cuts, cuts[1:])]
