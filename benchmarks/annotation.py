@@ -51,23 +51,36 @@ def polyphone_accuracy(segmenter, backend: str) -> dict:
             "untouched_half": round(sum(right[1::2]) / len(right[1::2]), 4)}
 
 
-def throughput(segmenter, texts: list[str], backend: str, warm_passes: int = 3) -> dict:
-    """Segment + pinyin + ids per core on real prose, in Han characters per CPU second: a first pass with an empty
-    pinyin cache, then `warm_passes` with the cache a long-running worker has (their median is reported: a shared
-    VM's noise moves single passes by up to 2×)."""
+def throughput(paths: dict[str, tuple], texts: list[str], rounds: int = 5) -> dict[str, dict]:
+    """Segment + pinyin + ids per core on real prose, in Han characters per CPU second, for each path (name →
+    (segmenter, pinyin backend)): a first pass with an empty pinyin cache, then `rounds` rounds in which every path
+    runs one pass with the cache a long-running worker has, in turn, so that a shared VM's slow spells fall on all
+    paths alike. Per path: the median and the best warm pass, and the median over rounds of its speed relative to
+    the first path in the same round."""
     vocab = Vocab.from_counts(char_counts("".join(texts)), 23236)
-    annotator = PinyinAnnotator(backend)
     han = sum(len(HAN_RE.findall(t)) for t in texts)
-    out: dict = {"documents": len(texts), "han_characters": han}
-    rates = []
-    for _ in range(1 + warm_passes):
+    annotators = {name: PinyinAnnotator(backend) for name, (_, backend) in paths.items()}
+
+    def one_pass(name: str) -> int:
+        segmenter, annotator = paths[name][0], annotators[name]
         started = time.process_time()
         for t in texts:
             annotate(t, segment(t, segmenter), vocab, annotator)
-        rates.append(round(han / (time.process_time() - started)))
-    out["cold_han_chars_per_s"] = rates[0]
-    out["warm_han_chars_per_s"] = sorted(rates[1:])[len(rates[1:]) // 2]
-    out["warm_passes"] = rates[1:]
+        return round(han / (time.process_time() - started))
+
+    cold = {name: one_pass(name) for name in paths}
+    warm: dict[str, list[int]] = {name: [] for name in paths}
+    for _ in range(rounds):
+        for name in paths:
+            warm[name].append(one_pass(name))
+    first = next(iter(paths))
+    out = {}
+    for name, (_, backend) in paths.items():
+        ratios = sorted(w / f for w, f in zip(warm[name], warm[first]))
+        out[name] = {"pinyin": backend, "documents": len(texts), "han_characters": han,
+                     "cold_han_chars_per_s": cold[name], "warm_median": sorted(warm[name])[rounds // 2],
+                     "warm_best": max(warm[name]), "warm_passes": warm[name],
+                     f"median_ratio_to_{first}": round(ratios[rounds // 2], 3)}
     return out
 
 
@@ -117,6 +130,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", choices=["throughput"], default=None, help="skip the accuracy measures and glyphs")
     parser.add_argument("--sentences", type=int, default=None, help="People's Daily sentences for the throughput")
+    parser.add_argument("--rounds", type=int, default=5, help="warm passes of each path, taken in turn")
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
     one_blas_thread()  # as the corpus job's workers do (numpy's BLAS counted its threads before the pinning)
@@ -133,9 +147,10 @@ def main() -> None:
               flush=True)
     print(json.dumps({"segmenter_decoders_peopledaily": decoders(prose)}), flush=True)
     docs = documents(prose)
-    for name, backend in (("jieba", "pypinyin"), ("ltp-perceptron (bundled)", "g2pm"), (first, "g2pm")):
-        print(json.dumps({"throughput_peopledaily": {"segmenter": name, "pinyin": backend,
-                                                     **throughput(segmenters[name], docs, backend)}}), flush=True)
+    paths = {name: (segmenters[name], backend)
+             for name, backend in (("jieba", "pypinyin"), ("ltp-perceptron (bundled)", "g2pm"), (first, "g2pm"))}
+    for name, figures in throughput(paths, docs, args.rounds).items():
+        print(json.dumps({"throughput_peopledaily": {"segmenter": name, **figures}}), flush=True)
     if not args.only:
         print(json.dumps({"glyphs": glyph_time(21128)}), flush=True)
 

@@ -109,3 +109,22 @@ def test_the_bundled_model_reaches_the_pku_goal():
     seg = load_segmenter("crf")
     predicted = seg.cut_many(["".join(words) for words in gold])
     assert word_scores(gold, predicted)[2] >= 0.95
+
+
+@pytest.mark.parametrize("name", ["crf", "ltp-perceptron"])
+def test_a_documents_lengths_from_the_decoders_flags_equal_those_sentence_by_sentence(name):
+    import random
+
+    seg = load_segmenter(name)
+    if seg.word_starts(["看书"]) is None:
+        pytest.skip("no C compiler here")
+    rng = random.Random(5)
+    alphabet = list("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产"
+                    "ＡＢ１２ａｚAZaz09。，、！？《》（）…—·") + [" ", "\t", "\n", "\n", "\r", "\u3000", "\x00", "\ud800",
+                                                                "\U00020000", "\u200b", "🙂"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300))) for _ in range(300)]
+    texts += ["\n".join(HOSTILE), "", "\n", "\n\n", "a\n", "\nb", " \n ", "\n".join(g.replace(" ", "") for g in GOLD)]
+    fast = [segment(t, seg) for t in texts]
+    seg.word_starts = lambda sentences: None  # the sentence-by-sentence path
+    assert fast == [segment(t, seg) for t in texts]
+    assert all(sum(lengths) == len(t) for lengths, t in zip(fast, texts))

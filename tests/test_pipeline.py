@@ -196,6 +196,7 @@ def test_shards_carry_annotation_aligned_with_the_assets(corpus):
     assert manifest["vocab"]["coverage"] == 1.0  # the vocabulary was built from this corpus
     assert {a["name"] for a in manifest["assets"]} == {"vocab.txt", "glyphs.npy", "pinyin_default.npy",
                                                        "pinyin_alphabet.json"}
+    from transforms.checksums import file_sha256
     from transforms.config import AnnotateConfig
     from transforms.pinyin import PinyinAnnotator
     from transforms.segment import BUNDLED_CRF_SHA256, load_segmenter, segment, words_of
@@ -205,6 +206,8 @@ def test_shards_carry_annotation_aligned_with_the_assets(corpus):
     described = manifest["models"]["segmenter"]
     assert described["sha256"] == BUNDLED_CRF_SHA256 and "crf_cws.npz" in described["model"]
     assert manifest["models"]["pinyin"]["backend"] == "g2pm" and manifest["models"]["pinyin"]["g2pM"] == "0.1.2.5"
+    assert manifest["models"]["pinyin"]["forward_pass_sha256"] == file_sha256(
+        os.path.join(ROOT, "transforms", "polyphone_kernel.c"))
     segmenter, reader = load_segmenter("crf"), PinyinAnnotator.from_config(AnnotateConfig())
     for s in samples:
         text = s["txt"].decode()

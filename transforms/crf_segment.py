@@ -84,6 +84,10 @@ class CrfModel:
             return self._kernel.lengths_many(sentences)
         return [_lengths(self._starts_python(s)) for s in sentences]
 
+    def word_starts(self, sentences: list[str]) -> np.ndarray | None:
+        """crf_kernel.c's flags over the joined sentences (nonzero where a word starts); None without the kernel."""
+        return self._kernel.starts(sentences) if self._kernel else None
+
     def _starts_python(self, sentence: str) -> list[int]:
         out, i = [], 0
         while i < len(sentence):
@@ -181,12 +185,18 @@ class _Kernel:
         self._keep += [slots, rows]
         return _Table(slots.ctypes.data, bits, rows.ctypes.data, columns * len(LABELS))
 
-    def lengths_many(self, sentences: list[str]) -> list[list[int]]:
+    def starts(self, sentences: list[str]) -> np.ndarray:
+        """uint8 per code point of the joined sentences: 1 where a word starts (every sentence's first one too)."""
         cps, offsets = code_points(sentences)
         starts = np.empty(len(cps), np.uint8)
         if self._lib.crf_segment(ctypes.byref(self._model), cps, offsets, len(sentences), starts):
             raise MemoryError("crf_kernel: out of memory")
-        return word_lengths(starts, offsets)  # a sentence's first character always starts a word
+        return starts
+
+    def lengths_many(self, sentences: list[str]) -> list[list[int]]:
+        offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
+        np.cumsum([len(s) for s in sentences], out=offsets[1:])
+        return word_lengths(self.starts(sentences), offsets)  # a sentence's first character always starts a word
 
 
 def _lengths(starts: list[int]) -> list[int]:

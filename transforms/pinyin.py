@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from itertools import accumulate, compress
+from itertools import compress
 from operator import itemgetter
 
 import numpy as np
@@ -155,20 +155,24 @@ class PinyinAnnotator:
         for t, (reading,) in zip(asked, self.model.choose(snippets, places, self.min_confidence) if asked else []):
             if reading is not None:  # else pypinyin's reading stays
                 decided[t] = reading
-        for t, reading in decided.items():
-            encoded[t] = encode(reading)
+        if decided:
+            encoded[list(decided)] = np.frombuffer(b"".join(map(_encoded_bytes, decided.values())),
+                                                   dtype=np.uint8).reshape(-1, SLOTS)
             if readings is not None:
-                readings[t] = reading
+                for t, reading in decided.items():
+                    readings[t] = reading
         return readings, encoded
 
     def lone_polyphones(self, words: list[str], entries: list | None = None) -> list[int]:
         """Offsets in the concatenated words of the characters no phrase inside their word decides."""
         entries = entries if entries is not None else [self.word(w) for w in words]
-        holding = list(compress(range(len(entries)), map(itemgetter(2), entries)))
-        if not holding:
-            return []
-        starts = list(accumulate(map(len, words), initial=0))
-        return [starts[k] + i for k in holding for i in entries[k][2]]
+        out: list[int] = []
+        start = done = 0
+        for k in compress(range(len(entries)), map(itemgetter(2), entries)):  # a few words per document
+            start += sum(map(len, words[done:k]))  # in C: cheaper than every word's offset
+            done = k
+            out.extend(start + i for i in entries[k][2])
+        return out
 
     def window(self, text: str, t: int) -> tuple[str, int]:
         """The characters the model reads for text[t] (its context stops at line breaks) and t's place in them."""
@@ -189,14 +193,17 @@ class PinyinAnnotator:
 def reading_across_words(text: str, t: int) -> str | None:
     """text[t]'s reading in a dictionary phrase that the segmentation split (还|钱 → 还钱), longest first; else None."""
     phrases = _phrase_dict()
-    for size in CROSS_WORD_PHRASE_SIZES:
-        for start in range(max(0, t - size + 1), min(t, len(text) - size) + 1):
-            phrase = text[start:start + size]
-            if phrase in phrases:
-                reading = _phrase_readings(phrase)[t - start]
-                if READING_RE.fullmatch(reading):
-                    return reading
+    for a, b in _SPANS_AROUND:
+        start, end = t + a, t + b
+        if start >= 0 and end <= len(text) and text[start:end] in phrases:
+            reading = _phrase_readings(text[start:end])[-a]
+            if READING_RE.fullmatch(reading):
+                return reading
     return None
+
+
+# (start, end) of each span of CROSS_WORD_PHRASE_SIZES characters that holds a character, relative to it: longest first
+_SPANS_AROUND = [(a, a + size) for size in CROSS_WORD_PHRASE_SIZES for a in range(1 - size, 1)]
 
 
 @functools.lru_cache(maxsize=None)
@@ -215,17 +222,20 @@ def _phrase_readings(phrase: str) -> tuple[str, ...]:
 
 
 def describe_pinyin(annotate_config) -> dict:
-    """What reads the corpus's pinyin, for the manifest: backends, versions, settings, the trusted list's sha256."""
-    import hashlib
+    """What reads the corpus's pinyin, for the manifest: backends, versions, settings, the sha256 of the forward
+    pass's source and of the trusted list."""
     import importlib.metadata
+
+    from transforms.checksums import file_sha256
+    from transforms.native import HERE
 
     out = {"backend": annotate_config.pinyin, "pypinyin": importlib.metadata.version("pypinyin")}
     if annotate_config.pinyin == "g2pm":
-        with open(TRUSTED_FILE, "rb") as f:
-            trusted = hashlib.sha256(f.read()).hexdigest()
         out.update({"g2pM": importlib.metadata.version("g2pM"), "context": annotate_config.polyphone_context,
                     "min_confidence": annotate_config.polyphone_min_confidence,
-                    "trusted_list": os.path.basename(TRUSTED_FILE), "trusted_list_sha256": trusted})
+                    "forward_pass": "polyphone_kernel.c where a C compiler is at hand, else numpy (the same bits)",
+                    "forward_pass_sha256": file_sha256(os.path.join(HERE, "polyphone_kernel.c")),
+                    "trusted_list": os.path.basename(TRUSTED_FILE), "trusted_list_sha256": file_sha256(TRUSTED_FILE)})
     return out
 
 

@@ -11,6 +11,8 @@ import logging
 import os
 from itertools import accumulate, chain
 
+import numpy as np
+
 from transforms.chars import split_sentences
 
 SEGMENTERS = ("crf", "ltp-perceptron", "jieba", "ltp")
@@ -58,6 +60,11 @@ class Segmenter:
 
     def cut_many(self, sentences: list[str]) -> list[list[str]]:
         raise NotImplementedError
+
+    def word_starts(self, sentences: list[str]) -> np.ndarray | None:
+        """Per code point of the joined sentences, nonzero where a word starts (a C decoder's flags, which
+        `segment` turns into a document's lengths in one go); None where this backend has no such flags."""
+        return None
 
     def lengths_many(self, sentences: list[str]) -> list[list[int]]:
         """Word lengths covering each sentence exactly (`align` places what a backend dropped or changed)."""
@@ -114,6 +121,9 @@ class LtpPerceptronSegmenter(Segmenter):
             return self._kernel.lengths_many(sentences, fold=True)
         return super().lengths_many(sentences)
 
+    def word_starts(self, sentences):
+        return self._kernel.flags(sentences, fold=True)[0] if self._kernel else None
+
 
 class CrfSegmenter(Segmenter):
     """Our CRF with lexicon features (`transforms.crf_segment`), decoded by crf_kernel.c or in Python (same words)."""
@@ -128,6 +138,9 @@ class CrfSegmenter(Segmenter):
 
     def lengths_many(self, sentences):
         return self._model.lengths_many(sentences)
+
+    def word_starts(self, sentences):
+        return self._model.word_starts(sentences)
 
     def cut_many(self, sentences):
         return [words_of(s, lengths) for s, lengths in zip(sentences, self.lengths_many(sentences))]
@@ -231,6 +244,12 @@ def segment(text: str, segmenter: Segmenter) -> list[int]:
     lines = text.split("\n")
     pieces = [[line] if line else [] for line in lines] if segmenter.whole_lines else [split_sentences(line) for line in lines]
     flat = [s for p in pieces for s in p]
+    starts = segmenter.word_starts(flat)
+    if starts is not None:  # flags over the joined sentences, which are the text without its newlines
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        flags = np.ones(len(codes), dtype=bool)  # a newline is a word, and so starts one
+        flags[codes != 10] = starts != 0
+        return np.diff(np.append(np.flatnonzero(flags), len(codes))).tolist()
     cut = iter(segmenter.lengths_many(flat))
     lengths: list[int] = []
     for i, sentences in enumerate(pieces):
