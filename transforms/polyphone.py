@@ -49,9 +49,10 @@ def package_dir() -> str:
 
 
 def one_blas_thread() -> None:
-    """Limit numpy's BLAS to one thread in this process. The model's matrices are tiny, so BLAS threads never pay:
-    waking them doubled the annotation's CPU time on 2 cores (BENCHMARKS.md, "Segmentation and polyphones"), and
-    a worker per core would start as many threads per worker again."""
+    """Limit numpy's BLAS to one thread in this process: a worker per core would start as many BLAS threads per
+    worker again. When the model still ran on BLAS, waking them doubled the annotation's CPU time on 2 cores
+    (BENCHMARKS.md, "Segmentation and polyphones"); its forward pass makes no BLAS calls now, so this guards the
+    worker's other numpy calls."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
