@@ -28,8 +28,10 @@ def raw_choices(model, sentences, targets):
     np.cumsum([len(a) for a in allowed], out=offsets[1:])
     cps, bounds = code_points(sentences)
     jobs = np.array([sentence_of, flat], dtype=np.int64)
-    run = model._kernel.choose if model._kernel else model._choose_numpy
-    return run(cps, bounds, jobs, np.concatenate(allowed), offsets)
+    if model._kernel:
+        return model._kernel.choose(cps, bounds, jobs, np.concatenate(allowed), offsets)
+    # batches of 300: several, so that the numpy path's grouping by length is in play
+    return model._choose_numpy(cps, bounds, jobs, np.concatenate(allowed), offsets, batch_size=300)
 
 
 def every_polyphone(model, sentences):
@@ -47,7 +49,7 @@ def test_the_c_forward_pass_gives_the_numpy_paths_bits_on_real_and_hostile_text(
     alphabet = list("还长重行得地的了觉差都便只和为要数着中好看调当乐教传") + list("我去银行钱。，路很高ABC 12") + [
         "\ud800", "\U00020000", "\x00", "\u200b", "🙂", "시", "끝"]  # 시 and 끝 spell the model's own marks
     hostile = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 80))) for _ in range(150)]
-    hostile.append("还" + "很" * 600 + "长")  # a target at each end of a long sentence
+    hostile.append("还" + "很" * 150 + "长")  # a target at each end of a long sentence
     sentences, targets = every_polyphone(c, prose + hostile)
     assert sum(map(len, targets)) > 1000
     best, confidence = raw_choices(c, sentences, targets)

@@ -152,6 +152,10 @@ class PolyphoneModel:
     def _choose_numpy(self, cps, offsets, jobs, candidates, candidate_offsets, batch_size=1024):
         """polyphone_kernel.c's poly_choose in numpy, batch by batch: (best class, its probability) per job."""
         ids, bounds = self._encode(cps, offsets)
+        order = None
+        if jobs.shape[1] > batch_size:  # jobs of like length batched together: a batch runs its longest part's steps
+            order = np.argsort(bounds[jobs[0] + 1] - bounds[jobs[0]], kind="stable")
+            jobs, candidates, candidate_offsets = _reordered(jobs, candidates, candidate_offsets, order)
         starts, ends, places = bounds[jobs[0]], bounds[jobs[0] + 1], jobs[1] + 1  # +1: the begin mark
         best, confidence = [], []
         for at in range(0, len(starts), batch_size):
@@ -172,7 +176,12 @@ class PolyphoneModel:
                 total = total + np.where(valid[:, k], term, np.float32(0))
             best.append(cand[np.arange(len(rows)), top])
             confidence.append(np.float32(1) / total)
-        return np.concatenate(best), np.concatenate(confidence)
+        best, confidence = np.concatenate(best), np.concatenate(confidence)
+        if order is None:
+            return best, confidence
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return best[back], confidence[back]
 
     def choose(self, sentences: list[str], targets: list[list[int]], min_confidence: float = 0.0,
                batch_size: int = 1024) -> list[list[str | None]]:
@@ -201,6 +210,15 @@ class PolyphoneModel:
             result.append(picks[at:at + len(ts)])
             at += len(ts)
         return result
+
+
+def _reordered(jobs, candidates, candidate_offsets, order):
+    """The jobs [2, N] and their candidate lists in the given order."""
+    counts = np.diff(candidate_offsets)[order]
+    offsets = np.zeros(len(order) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    picked = np.concatenate([candidates[candidate_offsets[j]:candidate_offsets[j + 1]] for j in order.tolist()])
+    return jobs[:, order], picked, offsets
 
 
 # float32 constants of polyphone_kernel.c, so that numpy's operations round as the kernel's
