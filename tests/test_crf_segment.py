@@ -17,6 +17,12 @@ GOLD = ["市民 图书馆 新 馆 今天 开放 。", "图书馆 藏书 三十�
 HOSTILE = ["", " ", "\u3000开放\u3000", "图书馆\t\n看书", "ＡＢＣ１２３图书馆", "🙂看书🙂", "\x00\x01\x02\x03看书",
            "看" * 5000, "\ud800图书馆", "馆馆馆书书", "a b  c", "图书馆" + "\u200b" + "看书", "\U00020000\U0002a700书"]
 
+# Random hostile text is drawn from these: common characters, digits and letters in both widths, punctuation,
+# whitespace of several kinds, control characters, a lone surrogate, an astral character, a zero-width space.
+RANDOM_ALPHABET = list("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产"
+                       "二三十百千万零○〇年月日时ＡＢ１２０９ａｚAZaz09。，、！？《》（）…—·") + [
+    " ", "\t", "\n", "\u3000", "\x00", "\x02", "\x03", "\ud800", "\U00020000", "\u200b", "🙂"]
+
 
 @pytest.fixture(scope="module")
 def fixture_model(tmp_path_factory):
@@ -59,10 +65,7 @@ def test_the_bundled_models_c_decoder_gives_the_python_decoders_words_on_random_
     if c.decoder != "crf_kernel":
         pytest.skip("no C compiler here")
     rng = random.Random(14)
-    alphabet = list("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产"
-                    "二三十百千万零○〇年月日时ＡＢ１２０９ａｚAZaz09。，、！？《》（）…—·") + [
-        " ", "\t", "\n", "\u3000", "\x00", "\x02", "\x03", "\ud800", "\U00020000", "\u200b", "🙂"]
-    sentences = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(400)]
+    sentences = ["".join(rng.choice(RANDOM_ALPHABET) for _ in range(rng.randint(0, 60))) for _ in range(400)]
     sentences += [line.replace(" ", "") for line in GOLD]
     assert c.lengths_many(sentences) == python.lengths_many(sentences)
 
@@ -119,9 +122,7 @@ def test_a_documents_lengths_from_the_decoders_flags_equal_those_sentence_by_sen
     if seg.word_starts(["看书"]) is None:
         pytest.skip("no C compiler here")
     rng = random.Random(5)
-    alphabet = list("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产"
-                    "ＡＢ１２ａｚAZaz09。，、！？《》（）…—·") + [" ", "\t", "\n", "\n", "\r", "\u3000", "\x00", "\ud800",
-                                                                "\U00020000", "\u200b", "🙂"]
+    alphabet = RANDOM_ALPHABET + ["\n", "\r"]  # line breaks more often, and a carriage return
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300))) for _ in range(300)]
     texts += ["\n".join(HOSTILE), "", "\n", "\n\n", "a\n", "\nb", " \n ", "\n".join(g.replace(" ", "") for g in GOLD)]
     fast = [segment(t, seg) for t in texts]

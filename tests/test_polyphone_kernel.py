@@ -7,7 +7,6 @@ import pytest
 
 from sample import texts as T
 from transforms.chars import split_sentences
-from transforms.native import code_points
 from transforms.polyphone import PolyphoneModel, exact_exp, exact_tanh, ordered_matmul
 
 
@@ -17,21 +16,6 @@ def models():
     if c.runs_in != "polyphone_kernel":
         pytest.skip("no C compiler here")
     return c, numpy_path
-
-
-def raw_choices(model, sentences, targets):
-    """(best class, confidence) per target, before the confidence floor and the class names."""
-    flat = [t for ts in targets for t in ts]
-    sentence_of = [i for i, ts in enumerate(targets) for _ in ts]
-    allowed = [model.candidates[sentences[i][t]] for i, t in zip(sentence_of, flat)]
-    offsets = np.zeros(len(allowed) + 1, dtype=np.int64)
-    np.cumsum([len(a) for a in allowed], out=offsets[1:])
-    cps, bounds = code_points(sentences)
-    jobs = np.array([sentence_of, flat], dtype=np.int64)
-    if model._kernel:
-        return model._kernel.choose(cps, bounds, jobs, np.concatenate(allowed), offsets)
-    # batches of 300: several, so that the numpy path's grouping by length is in play
-    return model._choose_numpy(cps, bounds, jobs, np.concatenate(allowed), offsets, batch_size=300)
 
 
 def every_polyphone(model, sentences):
@@ -52,8 +36,9 @@ def test_the_c_forward_pass_gives_the_numpy_paths_bits_on_real_and_hostile_text(
     hostile.append("还" + "很" * 150 + "长")  # a target at each end of a long sentence
     sentences, targets = every_polyphone(c, prose + hostile)
     assert sum(map(len, targets)) > 1000
-    best, confidence = raw_choices(c, sentences, targets)
-    expected_best, expected_confidence = raw_choices(numpy_path, sentences, targets)
+    best, confidence = c.scores(sentences, targets)
+    # batches of 300: several, so that the numpy path's grouping by length is in play
+    expected_best, expected_confidence = numpy_path.scores(sentences, targets, batch_size=300)
     assert np.array_equal(best, expected_best)
     assert np.array_equal(confidence.view(np.int32), expected_confidence.view(np.int32))  # bit for bit
     assert np.all((confidence > 0) & (confidence <= 1))

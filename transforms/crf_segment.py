@@ -15,14 +15,13 @@ import collections
 import ctypes
 import io
 import json
-import logging
 import os
 import tempfile
 
 import numpy as np
 
 from transforms.crf_features import LABELS, MAX_WORD, labels_of, sentence_features, word_hash
-from transforms.native import NativeUnavailable, code_points, compiled_library, word_lengths
+from transforms.native import code_points, compiled_library, optional_kernel, word_lengths
 from transforms.segment import HALF_WIDTH
 
 FORMAT = "crf-segmenter/1"
@@ -64,12 +63,8 @@ class CrfModel:
     def __init__(self, path: str, kernel: bool = True):
         a = load_arrays(path)
         self.header = a["header"]
-        self._kernel = None
-        if kernel:
-            try:
-                self._kernel = _Kernel(a)
-            except (NativeUnavailable, OSError) as why:
-                logging.getLogger(__name__).warning("decoding the CRF in Python (~100× slower, same words): %s", why)
+        self._kernel = optional_kernel(lambda: _Kernel(a), "decoding the CRF in Python (~100× slower, same words)",
+                                       __name__) if kernel else None
         self.decoder = "crf_kernel" if self._kernel else "python"
         if not self._kernel:  # the Python decoder's tables (~100 MB of Python objects for the bundled model)
             self._weights = dict(zip(a["keys"].tolist(), a["weights"].astype(np.float64).tolist()))
@@ -86,7 +81,7 @@ class CrfModel:
 
     def word_starts(self, sentences: list[str]) -> np.ndarray | None:
         """crf_kernel.c's flags over the joined sentences (nonzero where a word starts); None without the kernel."""
-        return self._kernel.starts(sentences) if self._kernel else None
+        return self._kernel.flags(sentences)[0] if self._kernel else None
 
     def _starts_python(self, sentence: str) -> list[int]:
         out, i = [], 0
@@ -185,18 +180,17 @@ class _Kernel:
         self._keep += [slots, rows]
         return _Table(slots.ctypes.data, bits, rows.ctypes.data, columns * len(LABELS))
 
-    def starts(self, sentences: list[str]) -> np.ndarray:
-        """uint8 per code point of the joined sentences: 1 where a word starts (every sentence's first one too)."""
+    def flags(self, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 per code point of the joined sentences, 1 where a word starts (every sentence's first one too),
+        and the sentences' offsets (as cws_kernel's `flags`)."""
         cps, offsets = code_points(sentences)
         starts = np.empty(len(cps), np.uint8)
         if self._lib.crf_segment(ctypes.byref(self._model), cps, offsets, len(sentences), starts):
             raise MemoryError("crf_kernel: out of memory")
-        return starts
+        return starts, offsets
 
     def lengths_many(self, sentences: list[str]) -> list[list[int]]:
-        offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
-        np.cumsum([len(s) for s in sentences], out=offsets[1:])
-        return word_lengths(self.starts(sentences), offsets)  # a sentence's first character always starts a word
+        return word_lengths(*self.flags(sentences))  # a sentence's first character always starts a word
 
 
 def _lengths(starts: list[int]) -> list[int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -75,6 +76,17 @@ def compiled_library(source_name: str) -> ctypes.CDLL:
 
         replace_atomically(build, target, 0o755)
     return ctypes.CDLL(target)
+
+
+def optional_kernel(build, instead: str, logger: str):
+    """build() — a C kernel's wrapper — or None where it cannot be built or loaded (no compiler, a failed build,
+    input it does not handle, OSError such as a full disk under the cache folder), logged to `logger` with what
+    runs `instead`."""
+    try:
+        return build()
+    except (NativeUnavailable, OSError) as why:
+        logging.getLogger(logger).warning("%s: %s", instead, why)
+        return None
 
 
 def code_points(sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
-import logging
 import os
 import pickle
 from itertools import accumulate
 
 import numpy as np
 
-from transforms.native import NativeUnavailable, code_points, compiled_library
+from transforms.native import NativeUnavailable, code_points, compiled_library, optional_kernel
 
 PACKAGE = "g2pM"
 FILES = ("np_ckpt.pkl", "char2idx.pkl", "class2idx.pkl", "digest_cedict.pkl")
@@ -103,12 +102,8 @@ class PolyphoneModel:
         for char, index in self.char_index.items():
             if len(char) == 1:
                 self._id_of[ord(char)] = index
-        self._kernel = None
-        if kernel:
-            try:
-                self._kernel = _Kernel(self)
-            except (NativeUnavailable, OSError) as why:
-                logging.getLogger(__name__).warning("polyphone model in numpy (same readings, slower): %s", why)
+        self._kernel = optional_kernel(lambda: _Kernel(self), "polyphone model in numpy (same readings, slower)",
+                                       __name__) if kernel else None
         self.runs_in = "polyphone_kernel" if self._kernel else "numpy"
 
     def is_polyphonic(self, char: str) -> bool:
@@ -183,13 +178,11 @@ class PolyphoneModel:
         back[order] = np.arange(len(order))
         return best[back], confidence[back]
 
-    def choose(self, sentences: list[str], targets: list[list[int]], min_confidence: float = 0.0,
-               batch_size: int = 1024) -> list[list[str | None]]:
-        """For each sentence, the reading of each target character index (each must be `is_polyphonic`); None where
-        the model's probability for its choice, among the character's readings, is below `min_confidence`."""
+    def scores(self, sentences: list[str], targets: list[list[int]],
+               batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """(best class int32 [N], its probability among the character's readings float32 [N]) for the N targets
+        in order (at least one; each must be `is_polyphonic`). `batch_size` bounds the numpy path's batches."""
         flat = [t for ts in targets for t in ts]
-        if not flat:
-            return [[] for _ in targets]
         if min(flat) < 0:
             raise IndexError("a target index is negative")  # past the end fails in the lookup below
         sentence_of = [i for i, ts in enumerate(targets) for _ in ts]
@@ -199,9 +192,16 @@ class PolyphoneModel:
         cps, offsets = code_points(sentences)
         jobs = np.array([sentence_of, flat], dtype=np.int64)                     # [2, N]: sentence, character
         if self._kernel:
-            best, confidence = self._kernel.choose(cps, offsets, jobs, candidates, candidate_offsets)
-        else:
-            best, confidence = self._choose_numpy(cps, offsets, jobs, candidates, candidate_offsets, batch_size)
+            return self._kernel.choose(cps, offsets, jobs, candidates, candidate_offsets)
+        return self._choose_numpy(cps, offsets, jobs, candidates, candidate_offsets, batch_size)
+
+    def choose(self, sentences: list[str], targets: list[list[int]], min_confidence: float = 0.0,
+               batch_size: int = 1024) -> list[list[str | None]]:
+        """For each sentence, the reading of each target character index (each must be `is_polyphonic`); None where
+        the model's probability for its choice, among the character's readings, is below `min_confidence`."""
+        if not any(targets):
+            return [[] for _ in targets]
+        best, confidence = self.scores(sentences, targets, batch_size)
         picks = [self.class_names[b] if p >= min_confidence else None
                  for b, p in zip(best.tolist(), confidence.tolist())]
         result: list[list[str | None]] = []

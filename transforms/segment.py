@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from itertools import accumulate, chain
 
 import numpy as np
 
 from transforms.chars import split_sentences
+from transforms.native import optional_kernel
 
 SEGMENTERS = ("crf", "ltp-perceptron", "jieba", "ltp")
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -93,14 +93,10 @@ class LtpPerceptronSegmenter(Segmenter):
     name = "ltp-perceptron"
 
     def __init__(self, model: str, kernel: bool = True):
-        from transforms.cws_kernel import CwsKernel, KernelUnavailable
+        from transforms.cws_kernel import CwsKernel
 
-        self._kernel = None
-        if kernel:
-            try:
-                self._kernel = CwsKernel(model_file(model))
-            except (KernelUnavailable, OSError) as why:  # OSError: e.g. a full disk under the cache folder
-                logging.getLogger(__name__).warning("segmenting with ltp_extension (slower, same words): %s", why)
+        self._kernel = optional_kernel(lambda: CwsKernel(model_file(model)),
+                                       "segmenting with ltp_extension (slower, same words)", __name__) if kernel else None
         if self._kernel is None:
             from ltp_extension.perceptron import CWSModel
 
